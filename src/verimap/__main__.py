@@ -1,0 +1,5 @@
+import sys
+
+from verimap.cli import main
+
+sys.exit(main())
