@@ -147,9 +147,33 @@ class TokenEncoder:
                 f"{cut} of {len(texts)} text(s) exceeded {self.max_length} tokens and were truncated "
                 f"(raise max_length up to {self.model.config.max_position_embeddings}, or split long documents)",
                 TruncationWarning,
-                stacklevel=2,
+                stacklevel=3,  # past the inference_mode wrapper, to the caller
             )
         return results  # type: ignore[return-value]
+
+    def with_adapter(self, adapter: dict, state: dict[str, torch.Tensor] | None = None) -> "TokenEncoder":
+        """A verifier-side copy of this encoder with LoRA layers (``adapter``: rank, alpha, targets), loaded
+        from ``state`` when given. Tokenizer and settings are shared; this encoder is untouched."""
+        import copy
+
+        from verimap.adapter import DEFAULT_TARGETS, add_lora, load_lora_state
+
+        clone = copy.copy(self)
+        clone.model = add_lora(self.model, int(adapter["rank"]), float(adapter["alpha"]),
+                               tuple(adapter.get("targets", DEFAULT_TARGETS))).eval()
+        if state is not None:
+            load_lora_state(clone.model, state)
+        clone.encoder_id = f"{self.encoder_id}+lora"
+        clone._lock = threading.Lock()
+        return clone
+
+    def token_vectors(self, texts: Sequence[str]) -> list[torch.Tensor]:
+        """Normalised token vectors (no [CLS]/[SEP]) *with* autograd, for end-to-end training."""
+        ids = self.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+        batch = self._pad(ids)
+        hidden = torch.nn.functional.normalize(self.model(**batch).last_hidden_state.float(), dim=-1)
+        lengths = batch["attention_mask"].sum(1).tolist()
+        return [hidden[i, 1 : n - 1] for i, n in enumerate(lengths)]
 
     def pooled(self, texts: Sequence[str]) -> torch.Tensor:
         """``(len(texts), dim)`` normalised sentence vectors (for a vector store)."""

@@ -12,7 +12,6 @@ True
 from __future__ import annotations
 
 import asyncio
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -21,7 +20,7 @@ import numpy as np
 import torch
 
 from verimap import weights as weights_io
-from verimap.encoder import Encoded, TokenEncoder, TruncationWarning
+from verimap.encoder import Encoded, TokenEncoder
 from verimap.inputs import check_query, check_texts
 from verimap.policy import RankResult, apply_policy
 from verimap.scorers import Scorer, maxsim
@@ -77,8 +76,11 @@ class Verifier(Scorer):
         batch_size: int = 64,
         threshold: float | None = None,
     ) -> None:
-        super().__init__(encoder if encoder is not None else TokenEncoder(device=device))
-        self.network, self.card = weights_io.load(weights, encoder_id=self.encoder.encoder_id)
+        stock = encoder if encoder is not None else TokenEncoder(device=device)
+        self.network, self.card, adapter_state = weights_io.load(weights, encoder_id=stock.encoder_id)
+        # With an adapter, token vectors come from a tuned copy of the encoder; recall keeps the stock one.
+        super().__init__(stock.with_adapter(self.card.adapter, adapter_state) if self.card.adapter else stock)
+        self.recall_encoder = stock
         self.device = torch.device(device)
         self.network.to(self.device)
         if batch_size < 1:
@@ -97,8 +99,7 @@ class Verifier(Scorer):
     def pair_logits(self, pairs: list[tuple[Encoded, Encoded]]) -> list[float | None]:
         """Raw network logit per pair (``None`` where a side has no tokens).
 
-        Documents longer than the map's columns are read in half-overlapping windows and the best window
-        counts, so a fact anywhere in a long passage can be found. Queries longer than the map's rows are cut.
+        Texts longer than the map are read in windows (see :meth:`_directional`), so nothing is cut.
         """
         direct = self._directional([(a.vectors, b.vectors) for a, b in pairs])
         if not self.card.symmetric:
@@ -108,30 +109,29 @@ class Verifier(Scorer):
 
     @torch.inference_mode()
     def _directional(self, pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> list[float | None]:
+        """Logit per (query, doc) pair. Both sides are read in half-overlapping windows of the map's size:
+        each query window takes its best document window, and the pair gets its *worst* query window, so
+        every part of the query must be supported somewhere in the document."""
         rows, cols = self.card.network.map_rows, self.card.network.map_cols
         owners, qs, ds = [], [], []
-        cut = 0
         for k, (q, d) in enumerate(pairs):
             if not len(q) or not len(d):
                 continue
-            cut += len(q) > rows
-            for s, e in windows(len(d), cols, max(1, cols // 2)):
-                owners.append(k)
-                qs.append(q[:rows])
-                ds.append(d[s:e])
-        if cut:
-            warnings.warn(
-                f"{cut} quer{'y' if cut == 1 else 'ies'} longer than {rows} tokens: the verifier read the first {rows}",
-                TruncationWarning,
-                stacklevel=4,
-            )
-        best: list[float | None] = [None] * len(pairs)
+            for qi, (qs_, qe) in enumerate(windows(len(q), rows, max(1, rows // 2))):
+                for s, e in windows(len(d), cols, max(1, cols // 2)):
+                    owners.append((k, qi))
+                    qs.append(q[qs_:qe])
+                    ds.append(d[s:e])
+        best: dict[tuple[int, int], float] = {}
         for start in range(0, len(owners), self.batch_size):
             maps, mask = similarity_maps(qs[start : start + self.batch_size], ds[start : start + self.batch_size], (rows, cols))
             out = self.network(maps.to(self.device), mask.to(self.device)).float().cpu().tolist()
-            for k, x in zip(owners[start : start + self.batch_size], out):
-                best[k] = x if best[k] is None else max(best[k], x)  # type: ignore[type-var]
-        return best
+            for key, x in zip(owners[start : start + self.batch_size], out):
+                best[key] = max(best.get(key, x), x)
+        result: list[float | None] = [None] * len(pairs)
+        for (k, _), x in best.items():
+            result[k] = x if result[k] is None else min(result[k], x)  # type: ignore[type-var]
+        return result
 
     # -- ranking -----------------------------------------------------------------------------------------------
     def rank(

@@ -34,6 +34,7 @@ class Card:
     threshold: float = 0.5
     fuse_weight: float = 0.5
     symmetric: bool = False
+    adapter: dict[str, Any] | None = None  # LoRA on a verifier-side encoder copy: {"rank", "alpha", "targets"}
     sha256: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # data, metrics, seed, license, command, ...
 
@@ -46,6 +47,7 @@ class Card:
             "threshold": self.threshold,
             "fuse_weight": self.fuse_weight,
             "symmetric": self.symmetric,
+            "adapter": self.adapter,
             "sha256": self.sha256,
             **self.extra,
         }
@@ -55,7 +57,8 @@ class Card:
         if data.get("format") != FORMAT:
             raise WeightsError(f"{source}: format {data.get('format')!r} is not {FORMAT!r}")
         try:
-            known = {"format", "encoder", "network", "calibration", "threshold", "fuse_weight", "symmetric", "sha256"}
+            known = {"format", "encoder", "network", "calibration", "threshold", "fuse_weight", "symmetric", "adapter",
+                     "sha256"}
             return cls(
                 encoder=str(data["encoder"]),
                 network=NetworkConfig.from_dict(data["network"]),
@@ -63,6 +66,7 @@ class Card:
                 threshold=float(data.get("threshold", 0.5)),
                 fuse_weight=float(data.get("fuse_weight", 0.5)),
                 symmetric=bool(data.get("symmetric", False)),
+                adapter=data.get("adapter"),
                 sha256=data.get("sha256"),
                 extra={k: v for k, v in data.items() if k not in known},
             )
@@ -82,13 +86,16 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def save(network: MapTransformer, card: Card, path: str | Path) -> Path:
-    """Write ``path`` (safetensors) and its card beside it (same name, ``.json``)."""
+def save(network: MapTransformer, card: Card, path: str | Path,
+         adapter_state: dict[str, torch.Tensor] | None = None) -> Path:
+    """Write ``path`` (safetensors: network tensors, plus ``encoder_lora.*`` adapter tensors if any) and its
+    card beside it (same name, ``.json``)."""
     from safetensors.torch import save_file
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
+    state.update({k: v.detach().cpu().contiguous() for k, v in (adapter_state or {}).items()})
     save_file(state, str(path), metadata={"format": FORMAT})
     card.network = network.config
     card.sha256 = sha256_of(path)
@@ -96,8 +103,10 @@ def save(network: MapTransformer, card: Card, path: str | Path) -> Path:
     return path
 
 
-def load(path: str | Path | None = None, *, encoder_id: str | None = None) -> tuple[MapTransformer, Card]:
-    """Load a network and its card (default: the shipped weights), refusing anything inconsistent.
+def load(path: str | Path | None = None, *, encoder_id: str | None = None
+         ) -> tuple[MapTransformer, Card, dict[str, torch.Tensor]]:
+    """Load a network, its card and its encoder-adapter tensors (empty without an adapter; default file: the
+    shipped weights), refusing anything inconsistent.
 
     :param encoder_id: when given, the card's encoder must equal it.
     """
@@ -124,6 +133,12 @@ def load(path: str | Path | None = None, *, encoder_id: str | None = None) -> tu
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from exc
+    from verimap.adapter import PREFIX
+
+    adapter_state = {k: v for k, v in state.items() if k.startswith(PREFIX)}
+    state = {k: v for k, v in state.items() if not k.startswith(PREFIX)}
+    if bool(adapter_state) != bool(card.adapter):
+        raise WeightsError(f"{path}: the card and the file disagree on whether there is an encoder adapter")
     network = MapTransformer(card.network)
     expected = {k: tuple(v.shape) for k, v in network.state_dict().items()}
     got = {k: tuple(v.shape) for k, v in state.items()}
@@ -131,4 +146,4 @@ def load(path: str | Path | None = None, *, encoder_id: str | None = None) -> tu
         diff = sorted(k for k in set(expected) | set(got) if expected.get(k) != got.get(k))[:5]
         raise WeightsError(f"{path}: tensors do not fit the card's network geometry (first mismatches: {diff})")
     network.load_state_dict(state)
-    return network.eval(), card
+    return network.eval(), card, adapter_state

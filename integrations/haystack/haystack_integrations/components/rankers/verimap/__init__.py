@@ -1,0 +1,3 @@
+from haystack_integrations.components.rankers.verimap.ranker import StructuralVerifierRanker
+
+__all__ = ["StructuralVerifierRanker"]

@@ -1,0 +1,300 @@
+"""``StructuralVerifierRanker``: verimap's structural verifier as a Haystack ranker.
+
+All scoring, thresholding, ordering and ``top_k`` come from the core (:meth:`verimap.Verifier.rank`, which applies
+:func:`verimap.apply_policy`); this module only turns Haystack documents into texts and results back into documents.
+"""
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Literal
+
+from haystack import Document, component, default_from_dict, default_to_dict, logging
+from haystack.utils import ComponentDevice
+
+from haystack_integrations.common.verimap import (
+    deserialize_device,
+    document_text,
+    resolve_device,
+    serialize_device,
+    shared_verifier,
+)
+from verimap.inputs import check_query, check_threshold, check_top_k
+from verimap.policy import check_mode
+
+if TYPE_CHECKING:
+    from verimap import RankResult, Verifier
+
+logger = logging.getLogger(__name__)
+
+ScoreType = Literal["similarity", "distance"]
+
+
+def _check_score_type(value: str) -> str:
+    if value not in ("similarity", "distance"):
+        raise ValueError(f"retriever_score_type must be 'similarity' or 'distance', got {value!r}")
+    return value
+
+
+class _Prepared:
+    """One call's documents split into what the verifier reads and what it cannot (no text)."""
+
+    def __init__(self, documents: list[Document], texts: list[str], no_text: list[Document], prior: list[float] | None):
+        self.documents = documents  # deduplicated documents that have text, in incoming order
+        self.texts = texts
+        self.no_text = no_text
+        self.prior = prior
+
+
+@component
+class StructuralVerifierRanker:
+    """Re-ranks (or filters) retrieved documents with verimap's structural verifier and rejects near-misses.
+
+    A dense retriever finds "The man bit the dog." for "Did the dog bite the man?" as readily as the real answer;
+    the verifier reads each (query, document) token-similarity map and gives a calibrated probability that the
+    document actually matches. Documents under the threshold go to the ``rejected`` output instead of being lost.
+
+    Output documents are copies (``dataclasses.replace``); input documents are never modified. On each copy:
+
+    - ``score``: the score the documents are ordered by: the verifier's probability in ``rerank`` and ``filter``
+      modes, the fused score (``fuse_weight * verifier + (1 - fuse_weight) * normalised retriever score``, weight
+      from the weights card) in ``fuse`` mode.
+    - ``meta["verifier_score"]``: the verifier's calibrated probability (the value the threshold applies to).
+    - ``meta["retriever_score"]``: the ``score`` the document arrived with (only set when it had one).
+
+    Documents whose ``content`` is ``None`` or blank cannot be verified: they are put in ``rejected`` (after the
+    verified rejections) with ``score`` and ``meta["verifier_score"]`` 0.0, whatever the threshold. They are
+    never dropped and never raise. Documents with the same ``id`` are deduplicated first, keeping the one with the
+    best incoming score (first occurrence on ties).
+
+    ### Usage example
+
+    ```python
+    from haystack import Document
+    from haystack_integrations.components.rankers.verimap import StructuralVerifierRanker
+
+    ranker = StructuralVerifierRanker(top_k=3)
+    ranker.warm_up()
+    docs = [Document(content="The man bit the dog."), Document(content="The dog bit the man.")]
+    result = ranker.run(query="Did the dog bite the man?", documents=docs)
+    result["documents"]  # the true match
+    result["rejected"]   # the near-miss, with its score
+    ```
+    """
+
+    def __init__(
+        self,
+        *,
+        weights: str | None = None,
+        device: ComponentDevice | None = None,
+        top_k: int | None = 10,
+        score_threshold: float | None = None,
+        mode: Literal["rerank", "filter", "fuse"] = "rerank",
+        scale_score: bool = True,
+        batch_size: int = 64,
+        meta_fields_to_embed: list[str] | None = None,
+        embedding_separator: str = "\n",
+        query_prefix: str = "",
+        document_prefix: str = "",
+        retriever_score_type: ScoreType = "similarity",
+    ) -> None:
+        """
+        :param weights: path of a verifier ``.safetensors`` file (its ``.json`` card beside it); ``None`` for the
+            weights shipped with verimap.
+        :param device: the device to run on; ``None`` picks Haystack's default (the GPU if there is one, else CPU).
+        :param top_k: the most documents to return (applied after the threshold); ``None`` for all accepted ones.
+        :param score_threshold: accept threshold on the verifier's calibrated probability; ``None`` uses the
+            default from the weights card. ``0.0`` accepts every document that has text.
+        :param mode: ``"rerank"`` orders by the verifier; ``"filter"`` keeps the incoming order and only drops
+            rejected documents; ``"fuse"`` orders by the verifier combined with the incoming ``score`` (documents
+            without a score get the lowest incoming score; with no scores at all, MaxSim is used instead).
+        :param scale_score: accepted for compatibility with Haystack's similarity rankers. verimap's scores are
+            always calibrated probabilities in [0, 1], so there is nothing to scale; ``False`` changes nothing.
+        :param batch_size: similarity maps per verifier forward pass.
+        :param meta_fields_to_embed: meta fields whose values are read together with the content.
+        :param embedding_separator: separator between the meta values and the content.
+        :param query_prefix: text put before the query.
+        :param document_prefix: text put before each document.
+        :param retriever_score_type: how to read the incoming ``score`` in ``fuse`` mode: ``"similarity"``
+            (higher is better, most retrievers) or ``"distance"`` (lower is better, e.g. Chroma).
+        """
+        self.weights = weights
+        self.device = device
+        self.top_k = check_top_k(top_k)
+        self.score_threshold = check_threshold(score_threshold, "score_threshold")
+        self.mode = check_mode(mode)
+        self.scale_score = scale_score
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        self.batch_size = batch_size
+        self.meta_fields_to_embed = list(meta_fields_to_embed or [])
+        self.embedding_separator = embedding_separator
+        self.query_prefix = query_prefix
+        self.document_prefix = document_prefix
+        self.retriever_score_type = _check_score_type(retriever_score_type)
+        if not scale_score:
+            logger.info("StructuralVerifierRanker: scale_score=False has no effect, scores are always probabilities")
+        self._verifier: "Verifier | None" = None
+
+    # -- lifecycle --------------------------------------------------------------------------------------------------
+    def warm_up(self) -> None:
+        """Load the encoder and verifier (once per process, shared with the other verimap components)."""
+        if self._verifier is None:
+            self._verifier = shared_verifier(self.weights, resolve_device(self.device), self.batch_size)
+
+    @property
+    def verifier(self) -> "Verifier":
+        """The loaded :class:`verimap.Verifier` (loads it on first use)."""
+        self.warm_up()
+        assert self._verifier is not None
+        return self._verifier
+
+    # -- running ----------------------------------------------------------------------------------------------------
+    @component.output_types(documents=list[Document], rejected=list[Document])
+    def run(
+        self,
+        *,
+        query: str,
+        documents: list[Document],
+        top_k: int | None = None,
+        score_threshold: float | None = None,
+    ) -> dict[str, list[Document]]:
+        """
+        Verify ``documents`` against ``query``.
+
+        :param query: the query (a non-empty string).
+        :param documents: the candidates, usually from a retriever.
+        :param top_k: overrides the init ``top_k`` for this call.
+        :param score_threshold: overrides the init ``score_threshold`` for this call.
+        :returns: ``documents``: the accepted documents, best first (incoming order in ``filter`` mode), at most
+            ``top_k``; ``rejected``: the documents under the threshold, by verifier score, then those without text.
+        """
+        query, prepared, top_k, threshold = self._prepare(query, documents, top_k, score_threshold)
+        if not prepared.texts:
+            return self._finish(prepared, [], [])
+        kept, rejected = self.verifier.rank(
+            self.query_prefix + query,
+            prepared.texts,
+            top_k,
+            threshold,
+            mode=self.mode,
+            prior_scores=prepared.prior,
+            return_rejected=True,
+        )
+        return self._finish(prepared, kept, rejected)
+
+    @component.output_types(documents=list[Document], rejected=list[Document])
+    async def run_async(
+        self,
+        *,
+        query: str,
+        documents: list[Document],
+        top_k: int | None = None,
+        score_threshold: float | None = None,
+    ) -> dict[str, list[Document]]:
+        """Same as :meth:`run`; the model runs in a worker thread so the event loop keeps serving."""
+        query, prepared, top_k, threshold = self._prepare(query, documents, top_k, score_threshold)
+        if not prepared.texts:
+            return self._finish(prepared, [], [])
+        kept, rejected = await self.verifier.rank_async(
+            self.query_prefix + query,
+            prepared.texts,
+            top_k,
+            threshold,
+            mode=self.mode,
+            prior_scores=prepared.prior,
+            return_rejected=True,
+        )
+        return self._finish(prepared, kept, rejected)
+
+    def _prepare(
+        self, query: str, documents: list[Document], top_k: int | None, score_threshold: float | None
+    ) -> tuple[str, _Prepared, int | None, float | None]:
+        query = check_query(query)
+        if not isinstance(documents, list) or not all(isinstance(d, Document) for d in documents):
+            raise TypeError("StructuralVerifierRanker expects `documents` to be a list of Documents")
+        top_k = check_top_k(top_k) if top_k is not None else self.top_k
+        threshold = check_threshold(score_threshold, "score_threshold")
+        if threshold is None:
+            threshold = self.score_threshold  # None here means: the verifier's (weights card) default
+        with_text: list[Document] = []
+        texts: list[str] = []
+        no_text: list[Document] = []
+        for doc in self._deduplicate(documents):
+            text = document_text(
+                doc,
+                meta_fields_to_embed=self.meta_fields_to_embed,
+                embedding_separator=self.embedding_separator,
+                prefix=self.document_prefix,
+            )
+            if text is None:
+                no_text.append(doc)
+            else:
+                with_text.append(doc)
+                texts.append(text)
+        prior = self._prior_scores(with_text) if self.mode == "fuse" else None
+        return query, _Prepared(with_text, texts, no_text, prior), top_k, threshold
+
+    def _deduplicate(self, documents: list[Document]) -> list[Document]:
+        """One document per id: the best incoming score wins (the first occurrence on ties / no scores)."""
+        sign = -1.0 if self.retriever_score_type == "distance" else 1.0
+        best: dict[str, Document] = {}
+        for doc in documents:
+            current = best.get(doc.id)
+            if current is None:
+                best[doc.id] = doc
+            elif doc.score is not None and (current.score is None or sign * doc.score > sign * current.score):
+                best[doc.id] = doc
+        return list(best.values())  # dict order: first occurrence of each id
+
+    def _prior_scores(self, documents: list[Document]) -> list[float] | None:
+        """The incoming scores as "higher is better" priors for ``fuse`` mode; ``None`` if no document has one."""
+        known = [d.score for d in documents if d.score is not None]
+        if not known:
+            return None
+        sign = -1.0 if self.retriever_score_type == "distance" else 1.0
+        floor = min(sign * s for s in known)
+        return [sign * d.score if d.score is not None else floor for d in documents]
+
+    @staticmethod
+    def _with_scores(doc: Document, score: float, verifier_score: float) -> Document:
+        meta = {**doc.meta, "verifier_score": verifier_score}
+        if doc.score is not None:
+            meta["retriever_score"] = doc.score
+        return replace(doc, score=score, meta=meta)
+
+    def _finish(
+        self, prepared: _Prepared, kept: "list[RankResult]", rejected: "list[RankResult]"
+    ) -> dict[str, list[Document]]:
+        docs = prepared.documents
+        return {
+            "documents": [self._with_scores(docs[r.index], r.score, r.verifier_score) for r in kept],
+            "rejected": [self._with_scores(docs[r.index], r.score, r.verifier_score) for r in rejected]
+            + [self._with_scores(d, 0.0, 0.0) for d in prepared.no_text],
+        }
+
+    # -- serialisation ----------------------------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Serialise the component to a dictionary."""
+        return default_to_dict(
+            self,
+            weights=self.weights,
+            device=serialize_device(self.device),
+            top_k=self.top_k,
+            score_threshold=self.score_threshold,
+            mode=self.mode,
+            scale_score=self.scale_score,
+            batch_size=self.batch_size,
+            meta_fields_to_embed=self.meta_fields_to_embed,
+            embedding_separator=self.embedding_separator,
+            query_prefix=self.query_prefix,
+            document_prefix=self.document_prefix,
+            retriever_score_type=self.retriever_score_type,
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "StructuralVerifierRanker":
+        """Deserialise the component from a dictionary."""
+        data = {**data, "init_parameters": dict(data.get("init_parameters", {}))}
+        params = data["init_parameters"]
+        if "device" in params:
+            params["device"] = deserialize_device(params["device"])
+        return default_from_dict(cls, data)

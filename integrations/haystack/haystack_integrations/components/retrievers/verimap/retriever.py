@@ -1,0 +1,187 @@
+"""``VerifiedRetriever``: dense recall with a wrapped embedding retriever, then structural verification, in one node."""
+
+import asyncio
+import copy
+from typing import Any, Literal
+
+from haystack import Document, component, default_from_dict, default_to_dict
+from haystack.components.retrievers.types import EmbeddingRetriever
+from haystack.core.serialization import component_to_dict
+from haystack.utils import ComponentDevice
+
+from haystack_integrations.common.verimap import deserialize_device, serialize_device
+from haystack_integrations.components.rankers.verimap import StructuralVerifierRanker
+from verimap.inputs import check_query, check_top_k
+
+
+@component
+class VerifiedRetriever:
+    """Retrieval as recall plus judgment: embeds the query with verimap's encoder, asks a wrapped embedding
+    retriever for ``recall_k`` candidates, verifies them and returns the best ``top_k`` plus the ``rejected`` ones.
+
+    The wrapped retriever can be any Haystack embedding retriever whose store was filled with
+    ``VerimapDocumentEmbedder`` vectors (e.g. ``InMemoryEmbeddingRetriever`` or chroma-haystack's
+    ``ChromaEmbeddingRetriever``); it is serialised with its own type and document store. Verification is exactly
+    :class:`StructuralVerifierRanker`'s (same outputs, scores, meta keys and handling of documents without text).
+
+    ### Usage example
+
+    ```python
+    from haystack.components.retrievers.in_memory import InMemoryEmbeddingRetriever
+    from haystack.document_stores.in_memory import InMemoryDocumentStore
+    from haystack_integrations.components.retrievers.verimap import VerifiedRetriever
+
+    store = InMemoryDocumentStore()  # filled with VerimapDocumentEmbedder's output
+    retriever = VerifiedRetriever(retriever=InMemoryEmbeddingRetriever(document_store=store), recall_k=20, top_k=3)
+    result = retriever.run(query="Did the dog bite the man?")
+    result["documents"], result["rejected"]
+    ```
+    """
+
+    def __init__(
+        self,
+        *,
+        retriever: EmbeddingRetriever,
+        weights: str | None = None,
+        device: ComponentDevice | None = None,
+        recall_k: int = 50,
+        top_k: int | None = 10,
+        score_threshold: float | None = None,
+        mode: Literal["rerank", "filter", "fuse"] = "rerank",
+        batch_size: int = 64,
+        meta_fields_to_embed: list[str] | None = None,
+        embedding_separator: str = "\n",
+        retriever_score_type: Literal["similarity", "distance"] = "similarity",
+    ) -> None:
+        """
+        :param retriever: the embedding retriever that finds candidates (``run(query_embedding, filters, top_k)``).
+        :param weights: verifier weights (``.safetensors`` with its ``.json`` card); ``None`` for the shipped ones.
+        :param device: the device for the encoder and verifier; ``None`` picks Haystack's default.
+        :param recall_k: candidates asked from the wrapped retriever.
+        :param top_k: the most accepted documents to return (after the threshold); ``None`` for all.
+        :param score_threshold: accept threshold on the verifier probability; ``None`` uses the weights card's.
+        :param mode: ``"rerank"``, ``"filter"`` or ``"fuse"`` (see :class:`StructuralVerifierRanker`).
+        :param batch_size: similarity maps per verifier forward pass.
+        :param meta_fields_to_embed: meta fields the verifier reads together with the content.
+        :param embedding_separator: separator between the meta values and the content.
+        :param retriever_score_type: ``"similarity"`` (higher is better) or ``"distance"`` (lower is better, e.g.
+            Chroma): how ``fuse`` mode reads the wrapped retriever's scores.
+        """
+        if not callable(getattr(retriever, "run", None)):
+            raise TypeError("retriever must be a Haystack embedding retriever (a component with a `run` method)")
+        self.retriever = retriever
+        self.recall_k = check_top_k(recall_k)
+        if self.recall_k is None:
+            raise ValueError("recall_k must be a positive integer")
+        self.weights = weights
+        self.device = device
+        self.top_k = top_k
+        self.score_threshold = score_threshold
+        self.mode = mode
+        self.batch_size = batch_size
+        self.meta_fields_to_embed = list(meta_fields_to_embed or [])
+        self.embedding_separator = embedding_separator
+        self.retriever_score_type = retriever_score_type
+        self._ranker = StructuralVerifierRanker(
+            weights=weights,
+            device=device,
+            top_k=top_k,
+            score_threshold=score_threshold,
+            mode=mode,
+            batch_size=batch_size,
+            meta_fields_to_embed=meta_fields_to_embed,
+            embedding_separator=embedding_separator,
+            retriever_score_type=retriever_score_type,
+        )
+
+    def warm_up(self) -> None:
+        """Load the encoder and verifier (shared per process) and warm up the wrapped retriever if it needs it."""
+        self._ranker.warm_up()
+        if hasattr(self.retriever, "warm_up"):
+            self.retriever.warm_up()
+
+    def close(self) -> None:
+        """Release the wrapped retriever's resources (if it has any to release)."""
+        if hasattr(self.retriever, "close"):
+            self.retriever.close()
+
+    def _embed(self, query: str) -> list[float]:
+        return self._ranker.verifier.encoder.pooled([query])[0].tolist()
+
+    @component.output_types(documents=list[Document], rejected=list[Document])
+    def run(
+        self,
+        *,
+        query: str,
+        filters: dict[str, Any] | None = None,
+        top_k: int | None = None,
+        recall_k: int | None = None,
+        score_threshold: float | None = None,
+    ) -> dict[str, list[Document]]:
+        """
+        Retrieve and verify.
+
+        :param query: the query (a non-empty string).
+        :param filters: filters passed to the wrapped retriever.
+        :param top_k: overrides the init ``top_k`` for this call.
+        :param recall_k: overrides the init ``recall_k`` for this call.
+        :param score_threshold: overrides the init ``score_threshold`` for this call.
+        :returns: ``documents`` (accepted, best first) and ``rejected``, as :class:`StructuralVerifierRanker`.
+        """
+        query = check_query(query)
+        self.warm_up()
+        candidates = self.retriever.run(
+            query_embedding=self._embed(query), filters=filters, top_k=self._recall_k(recall_k)
+        )["documents"]
+        return self._ranker.run(query=query, documents=candidates, top_k=top_k, score_threshold=score_threshold)
+
+    @component.output_types(documents=list[Document], rejected=list[Document])
+    async def run_async(
+        self,
+        *,
+        query: str,
+        filters: dict[str, Any] | None = None,
+        top_k: int | None = None,
+        recall_k: int | None = None,
+        score_threshold: float | None = None,
+    ) -> dict[str, list[Document]]:
+        """Same as :meth:`run`; the encoder and the wrapped retriever run in worker threads (many stores' async
+        APIs are remote-only, e.g. Chroma's), the verifier through :meth:`verimap.Verifier.rank_async`."""
+        query = check_query(query)
+        self.warm_up()
+        embedding = await asyncio.to_thread(self._embed, query)
+        result = await asyncio.to_thread(
+            self.retriever.run, query_embedding=embedding, filters=filters, top_k=self._recall_k(recall_k)
+        )
+        return await self._ranker.run_async(
+            query=query, documents=result["documents"], top_k=top_k, score_threshold=score_threshold
+        )
+
+    def _recall_k(self, recall_k: int | None) -> int:
+        return check_top_k(recall_k) or self.recall_k  # type: ignore[return-value]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Serialise the component, with the wrapped retriever (its type and document store) nested."""
+        return default_to_dict(
+            self,
+            retriever=component_to_dict(obj=self.retriever, name="retriever"),
+            weights=self.weights,
+            device=serialize_device(self.device),
+            recall_k=self.recall_k,
+            top_k=self.top_k,
+            score_threshold=self.score_threshold,
+            mode=self.mode,
+            batch_size=self.batch_size,
+            meta_fields_to_embed=self.meta_fields_to_embed,
+            embedding_separator=self.embedding_separator,
+            retriever_score_type=self.retriever_score_type,
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "VerifiedRetriever":
+        """Deserialise the component; the wrapped retriever is rebuilt from its own serialised type."""
+        data = copy.deepcopy(data)  # nested from_dicts (e.g. Chroma's) rewrite their dicts in place
+        params = data.setdefault("init_parameters", {})
+        if "device" in params:
+            params["device"] = deserialize_device(params["device"])
+        return default_from_dict(cls, data)

@@ -1,0 +1,75 @@
+"""Fields shared by the compressor and the retriever: which verifier, and the policy knobs passed to the core."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from verimap import Verifier
+from verimap.inputs import check_threshold
+from verimap.policy import check_mode
+
+from langchain_verimap._shared import get_verifier
+
+_LOAD_FIELDS = ("weights", "device", "batch_size")
+
+
+class VerifierConfig(BaseModel):
+    """Mixin: verifier selection (``weights``/``device``/``batch_size`` or a ready ``verifier``) and policy."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    score_threshold: float | None = None
+    """Accept threshold on the verifier probability; ``None`` uses the weights card's default."""
+    mode: Literal["rerank", "filter", "fuse"] = "rerank"
+    """``rerank`` (order by verifier score), ``filter`` (keep incoming order) or ``fuse`` (verifier + incoming
+    score from ``metadata["relevance_score"]`` / ``metadata["score"]``, MaxSim when any document lacks one)."""
+    weights: str | None = None
+    """Path of a ``.safetensors`` weights file (its ``.json`` card beside it); ``None`` for the shipped weights."""
+    device: str = "cpu"
+    """Torch device for the encoder and the network."""
+    batch_size: int = Field(default=64, ge=1)
+    """Similarity maps per network forward (passed to :class:`verimap.Verifier`)."""
+    verifier: Verifier | None = Field(default=None, exclude=True, repr=False)
+    """A ready :class:`verimap.Verifier` to use instead of the shared one (never serialised)."""
+
+    _verifier: Verifier | None = PrivateAttr(default=None)
+
+    @field_validator("weights", "device", mode="before")
+    @classmethod
+    def _as_string(cls, value: Any) -> Any:
+        # Paths and torch.device objects are stored as strings so the object serialises to plain JSON.
+        if isinstance(value, os.PathLike):
+            return os.fspath(value)
+        if value is not None and type(value).__name__ == "device":
+            return str(value)
+        return value
+
+    @field_validator("score_threshold")
+    @classmethod
+    def _check_threshold(cls, value: Any) -> float | None:
+        return check_threshold(value, "score_threshold")
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _check_mode(cls, value: Any) -> str:
+        return check_mode(value)
+
+    @model_validator(mode="after")
+    def _load_verifier(self) -> "VerifierConfig":
+        if self.verifier is not None:
+            clash = sorted(set(_LOAD_FIELDS) & self.model_fields_set)
+            if clash:
+                raise ValueError(f"pass either `verifier` or {clash}, not both (a Verifier already has them)")
+            self._verifier = self.verifier
+        else:
+            self._verifier = get_verifier(self.weights, self.device, self.batch_size)
+        return self
+
+    @property
+    def active_verifier(self) -> Verifier:
+        """The :class:`verimap.Verifier` this component calls (the shared one unless ``verifier`` was given)."""
+        assert self._verifier is not None
+        return self._verifier

@@ -1,0 +1,139 @@
+"""Plumbing shared by the LangChain adapters: one loaded model per process, and Document <-> core mapping.
+
+Nothing here scores, thresholds or batches: every decision is :meth:`verimap.Verifier.rank`'s (which applies
+:func:`verimap.apply_policy`). This module only
+
+- keeps one :class:`~verimap.TokenEncoder` per device and one :class:`~verimap.Verifier` per
+  ``(weights, device, batch_size)`` in a process, all verifiers on a device sharing that device's encoder
+  (so :class:`~langchain_verimap.VerimapEmbeddings` and the verifiers run on the same loaded MiniLM);
+- reads an incoming score from a document's metadata and writes the verifier's results back onto *copies*
+  of the documents.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from numbers import Real
+from typing import Any
+
+from langchain_core.documents import Document
+
+from verimap import RankResult, TokenEncoder, Verifier
+
+# Metadata keys, documented in docs/langchain.md.
+RELEVANCE_SCORE = "relevance_score"
+"""The score the results are ordered by (verifier probability; the fused score in ``fuse`` mode)."""
+VERIFIER_SCORE = "verimap_score"
+"""The calibrated verifier probability that the document matches the query (what the threshold applies to)."""
+RETRIEVER_SCORE = "retriever_score"
+"""The incoming score, preserved when the document arrived with one (see :data:`INCOMING_SCORE_KEYS`)."""
+REJECTED = "verimap_rejected"
+"""Only with ``return_rejected=True``: ``True`` on documents under the threshold, ``False`` on kept ones."""
+INCOMING_SCORE_KEYS = (RELEVANCE_SCORE, "score")
+"""Where an incoming (retriever / earlier reranker) score is looked for, first match wins."""
+
+_lock = threading.Lock()
+_encoders: dict[str, TokenEncoder] = {}
+_verifiers: dict[tuple[str | None, str, int], Verifier] = {}
+
+
+def device_key(device: Any) -> str:
+    """Canonical device name (``"cpu"``, ``"cuda:0"`` ...) so equal devices share one cache entry."""
+    import torch
+
+    return str(torch.device(device))
+
+
+def weights_key(weights: str | os.PathLike | None) -> str | None:
+    return None if weights is None else os.path.realpath(os.fspath(weights))
+
+
+def get_encoder(device: Any = "cpu") -> TokenEncoder:
+    """The process-wide bundled encoder for ``device`` (loaded on first use)."""
+    key = device_key(device)
+    with _lock:
+        if key not in _encoders:
+            _encoders[key] = TokenEncoder(device=key)
+        return _encoders[key]
+
+
+def get_verifier(weights: str | os.PathLike | None = None, device: Any = "cpu", batch_size: int = 64) -> Verifier:
+    """The process-wide verifier for ``(weights, device, batch_size)``, on the shared encoder of ``device``.
+
+    ``batch_size`` is part of the key only because the core reads it from the instance; the weights file and
+    the encoder are what is worth sharing, and they are (the network itself is under a megabyte).
+    """
+    dkey = device_key(device)
+    key = (weights_key(weights), dkey, batch_size)
+    encoder = get_encoder(dkey)
+    with _lock:
+        if key not in _verifiers:
+            _verifiers[key] = Verifier(key[0], encoder=encoder, device=dkey, batch_size=batch_size)
+        return _verifiers[key]
+
+
+def incoming_score(doc: Document) -> float | None:
+    """The score a document arrived with (``metadata["relevance_score"]``, else ``metadata["score"]``)."""
+    for key in INCOMING_SCORE_KEYS:
+        value = (doc.metadata or {}).get(key)
+        if isinstance(value, Real) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
+def prior_scores(docs: Sequence[Document], mode: str) -> list[float] | None:
+    """Priors for ``fuse`` mode: the incoming scores when *every* document has one, else ``None``.
+
+    With ``None`` the core fuses with MaxSim instead (it never fuses half a list with retriever scores).
+    """
+    if mode != "fuse":
+        return None
+    scores = [incoming_score(d) for d in docs]
+    return None if any(s is None for s in scores) else scores  # type: ignore[return-value]
+
+
+def rank_kwargs(docs: Sequence[Document], *, top_k: int | None, threshold: float | None, mode: str) -> dict[str, Any]:
+    """Arguments for :meth:`Verifier.rank` / :meth:`Verifier.rank_async`.
+
+    The core is always asked for ``(kept, rejected)``; :func:`to_documents` decides what is returned.
+    """
+    return {
+        "top_k": top_k,
+        "threshold": threshold,
+        "mode": mode,
+        "prior_scores": prior_scores(docs, mode),
+        "return_rejected": True,
+    }
+
+
+def check_documents(documents: Any) -> list[Document]:
+    if isinstance(documents, (str, bytes, Document)) or not isinstance(documents, Sequence):
+        raise TypeError(f"documents must be a list of Documents, got {type(documents).__name__}")
+    for i, d in enumerate(documents):
+        if not isinstance(d, Document):
+            raise TypeError(f"documents[{i}] must be a langchain_core Document, got {type(d).__name__}")
+    return list(documents)
+
+
+def _annotated(doc: Document, result: RankResult, rejected: bool | None) -> Document:
+    metadata = dict(doc.metadata or {})  # a copy: the caller's Document and its metadata dict stay untouched
+    prior = incoming_score(doc)
+    if prior is not None:
+        metadata[RETRIEVER_SCORE] = prior
+    metadata[RELEVANCE_SCORE] = result.score
+    metadata[VERIFIER_SCORE] = result.verifier_score
+    if rejected is not None:
+        metadata[REJECTED] = rejected
+    return doc.model_copy(update={"metadata": metadata})  # keeps id, type and any subclass fields
+
+
+def to_documents(docs: Sequence[Document], ranked: tuple[list[RankResult], list[RankResult]],
+                 return_rejected: bool) -> list[Document]:
+    """Kept documents in the core's order; with ``return_rejected`` the rejected follow, flagged."""
+    kept, rejected = ranked
+    out = [_annotated(docs[r.index], r, False if return_rejected else None) for r in kept]
+    if return_rejected:
+        out += [_annotated(docs[r.index], r, True) for r in rejected]
+    return out

@@ -1,0 +1,96 @@
+"""``VerifiedRetriever``: any LangChain retriever for recall, :class:`verimap.Verifier` for judgment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.callbacks import AsyncCallbackManagerForRetrieverRun, CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import AliasChoices, ConfigDict, Field, field_validator
+
+from verimap.inputs import check_top_k
+
+from langchain_verimap._config import VerifierConfig
+from langchain_verimap._shared import check_documents, rank_kwargs, to_documents
+
+
+class VerifiedRetriever(VerifierConfig, BaseRetriever):
+    """Wrap a retriever, verify its candidates and return the best ``k`` that pass.
+
+    >>> base = Chroma(..., embedding_function=VerimapEmbeddings()).as_retriever(search_kwargs={"k": 50})
+    >>> retriever = VerifiedRetriever(base_retriever=base, k=4)
+    >>> retriever.invoke("Did the dog bite the man?", k=2)     # k can be overridden per call
+
+    The wrapped retriever supplies the candidates (set its own candidate count, e.g. ``search_kwargs={"k": 50}``);
+    the verifier drops those under ``score_threshold`` and orders the rest per ``mode``, then the first ``k`` are
+    returned. Fewer than ``k`` come back when fewer pass the threshold. Returned documents are annotated copies
+    exactly as with :class:`~langchain_verimap.StructuralVerifierCompressor` (``relevance_score``,
+    ``verimap_score``, ``retriever_score``).
+
+    ``invoke``/``ainvoke`` keyword arguments: ``k`` overrides this retriever's ``k`` for the call; every other
+    keyword goes to the wrapped retriever (e.g. ``filter=...`` for a vector store retriever). The wrapped
+    retriever runs as a child of this retriever's run, so callbacks and tracing see both.
+
+    :param base_retriever: the retriever to verify (``retriever=`` is accepted too).
+    :param k: number of documents to return (``None``: every accepted candidate).
+    :param score_threshold: accept threshold; ``None`` uses the weights card's default.
+    :param mode: ``rerank`` | ``filter`` | ``fuse``.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", populate_by_name=True)
+
+    base_retriever: BaseRetriever = Field(validation_alias=AliasChoices("base_retriever", "retriever"))
+    """The retriever whose candidates are verified."""
+    k: int | None = 4
+    """Number of documents to return (after the threshold)."""
+
+    @field_validator("k")
+    @classmethod
+    def _check_k(cls, value: Any) -> int | None:
+        return check_top_k(value)
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        return ["langchain_verimap"]
+
+    def _split(self, kwargs: dict[str, Any]) -> tuple[int | None, dict[str, Any]]:
+        kwargs = dict(kwargs)
+        k = check_top_k(kwargs.pop("k")) if "k" in kwargs else self.k
+        return k, kwargs
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        k, passthrough = self._split(kwargs)
+        candidates = check_documents(
+            self.base_retriever.invoke(query, config={"callbacks": run_manager.get_child()}, **passthrough)
+        )
+        if not candidates:
+            return []
+        ranked = self.active_verifier.rank(
+            query,
+            [d.page_content for d in candidates],
+            **rank_kwargs(candidates, top_k=k, threshold=self.score_threshold, mode=self.mode),
+        )
+        return to_documents(candidates, ranked, return_rejected=False)
+
+    async def _aget_relevant_documents(
+        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
+    ) -> list[Document]:
+        k, passthrough = self._split(kwargs)
+        candidates = check_documents(
+            await self.base_retriever.ainvoke(query, config={"callbacks": run_manager.get_child()}, **passthrough)
+        )
+        if not candidates:
+            return []
+        ranked = await self.active_verifier.rank_async(
+            query,
+            [d.page_content for d in candidates],
+            **rank_kwargs(candidates, top_k=k, threshold=self.score_threshold, mode=self.mode),
+        )
+        return to_documents(candidates, ranked, return_rejected=False)

@@ -1,0 +1,223 @@
+"""``verimap index PATH…``: split files into passages, embed them with the encoder, upsert them into the store.
+
+Inputs (a directory is walked recursively for these):
+
+- ``.txt`` / ``.md``: split by :mod:`verimap.splitter` (blank-line paragraphs; long ones cut at sentence ends);
+  each passage's id is the sha256 of its text, its metadata ``{"source", "passage"}``.
+- ``.jsonl`` (or ``.jsonl.gz``): one ``{"id", "text", "meta"}`` object per line (``id`` and ``meta`` optional),
+  or BEIR ``corpus.jsonl`` rows ``{"_id", "title", "text"}`` (title and text joined).
+
+Re-indexing is idempotent: records are upserted by id. Exit status: 0 all indexed; 1 some files skipped (each
+named with the reason); 2 nothing indexable or a path that does not exist.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from verimap.cli import CLIError
+from verimap.config import (
+    add_config_argument,
+    add_store_arguments,
+    help_text,
+    make_encoder,
+    open_store,
+    resolve,
+)
+from verimap.splitter import MAX_WORDS, split_text
+from verimap.store import stable_id
+
+TEXT_SUFFIXES = (".txt", ".md")
+JSONL_SUFFIXES = (".jsonl", ".jsonl.gz")
+
+
+class Skip(Exception):
+    """This file cannot be indexed; the message says why."""
+
+
+@dataclass
+class Passage:
+    id: str
+    text: str
+    meta: dict
+
+
+def supported(path: Path) -> bool:
+    name = path.name.lower()
+    return name.endswith(TEXT_SUFFIXES + JSONL_SUFFIXES)
+
+
+def collect(paths: list[str]) -> tuple[list[Path], list[tuple[Path, str]], int]:
+    """``(files to read, explicitly named files skipped with reason, files ignored in directories)``."""
+    files: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
+    ignored = 0
+    missing = [p for p in paths if not Path(p).exists()]
+    if missing:
+        raise CLIError(f"no such file or directory: {', '.join(missing)}")
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and not any(
+                part.startswith(".") for part in p.relative_to(path).parts))
+            for p in found:
+                if supported(p):
+                    files.append(p)
+                else:
+                    ignored += 1
+        elif supported(path):
+            files.append(path)
+        else:
+            skipped.append((path, "unsupported file type (expected .txt, .md, .jsonl or .jsonl.gz)"))
+    return list(dict.fromkeys(files)), skipped, ignored
+
+
+def read_text_file(path: Path, max_words: int) -> list[Passage]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise Skip("not UTF-8 text") from None
+    except OSError as exc:
+        raise Skip(f"cannot read ({exc.strerror})") from None
+    if not text.strip():
+        raise Skip("empty file")
+    return [Passage(stable_id(p), p, {"source": str(path), "passage": i}) for i, p in enumerate(split_text(text, max_words))]
+
+
+def read_jsonl_file(path: Path) -> tuple[list[Passage], int]:
+    """Passages of a JSONL file and how many of its records had no text."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    passages: list[Passage] = []
+    blank = 0
+    lines = 0
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                lines += 1
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise Skip(f"line {n}: not valid JSON ({exc.msg})") from None
+                if not isinstance(obj, dict):
+                    raise Skip(f"line {n}: expected a JSON object")
+                text = obj.get("text")
+                title = obj.get("title") or ""
+                if not isinstance(text, str) or not isinstance(title, str):
+                    raise Skip(f"line {n}: 'text' (and 'title', if present) must be strings")
+                ident = obj.get("id", obj.get("_id"))
+                if isinstance(ident, int) and not isinstance(ident, bool):
+                    ident = str(ident)
+                if ident is not None and (not isinstance(ident, str) or not ident):
+                    raise Skip(f"line {n}: 'id' must be a non-empty string")
+                meta = obj.get("meta")
+                if meta is not None and not isinstance(meta, dict):
+                    raise Skip(f"line {n}: 'meta' must be an object")
+                body = " ".join(part for part in (title.strip(), text.strip()) if part)
+                if not body:
+                    blank += 1
+                    continue
+                meta = dict(meta or {})
+                if title:
+                    meta.setdefault("title", title)
+                meta.setdefault("source", str(path))
+                passages.append(Passage(ident or stable_id(body), body, meta))
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise Skip(f"cannot read ({getattr(exc, 'strerror', None) or exc})") from None
+    except UnicodeDecodeError:
+        raise Skip("not UTF-8 text") from None
+    if not lines:
+        raise Skip("empty file")
+    return passages, blank
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    cfg = resolve(args)
+    if args.max_words < 1:
+        raise CLIError("--max-words must be at least 1")
+    if args.batch_size < 1:
+        raise CLIError("--batch-size must be at least 1")
+    files, skipped, ignored = collect(args.paths)
+
+    passages: list[Passage] = []
+    per_file: list[tuple[Path, int]] = []
+    blank_records = 0
+    for path in files:
+        try:
+            if path.name.lower().endswith(JSONL_SUFFIXES):
+                got, blank = read_jsonl_file(path)
+                blank_records += blank
+            else:
+                got = read_text_file(path, args.max_words)
+        except Skip as exc:
+            skipped.append((path, str(exc)))
+            continue
+        if not got:
+            skipped.append((path, "no text in it"))
+            continue
+        passages.extend(got)
+        per_file.append((path, len(got)))
+
+    for path, why in skipped:
+        print(f"verimap: skipped {path}: {why}", file=sys.stderr)
+    if not passages:
+        raise CLIError("nothing to index" + (f" ({len(skipped)} file(s) skipped, see above)" if skipped else
+                                             " (no .txt, .md, .jsonl or .jsonl.gz files found)"))
+
+    encoder = make_encoder(cfg)
+    store = open_store(cfg, encoder, create=True)
+    if args.reset:
+        store.reset()
+    unique = len({p.id for p in passages})
+    try:
+        with tqdm(total=unique, desc="index", unit="passage", file=sys.stderr, disable=args.quiet) as bar:
+            written = store.add(
+                [p.text for p in passages],
+                ids=[p.id for p in passages],
+                metas=[p.meta for p in passages],
+                batch_size=args.batch_size,
+                on_batch=bar.update,
+            )
+    except Exception as exc:  # a store or server failure mid-way: what was reported is stored
+        raise CLIError(f"indexing failed after {bar.n} of {unique} passages: {exc}") from exc
+
+    dupes = len(passages) - unique
+    print(f"indexed {written} passage(s) from {len(per_file)} file(s) into {store.where} "
+          f"(collection {cfg.collection!r}); the store now holds {store.count()}")
+    if dupes:
+        print(f"  {dupes} repeated passage(s) (same id) were written once")
+    if blank_records:
+        print(f"  {blank_records} JSONL record(s) without text were left out")
+    if ignored:
+        print(f"  {ignored} file(s) in directories ignored (not .txt, .md, .jsonl or .jsonl.gz)")
+    if skipped:
+        print(f"  {len(skipped)} file(s) skipped (see messages above)")
+        return 1
+    return 0
+
+
+def add(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "index",
+        help="split, embed and store passages from .txt/.md/.jsonl files or directories",
+        description=help_text(__doc__),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH", help="files or directories to index")
+    add_config_argument(p)
+    add_store_arguments(p)
+    p.add_argument("--encoder", help="local encoder model directory (default: bundled all-MiniLM-L6-v2)")
+    p.add_argument("--device", help="torch device (default: cpu)")
+    p.add_argument("--max-words", type=int, default=MAX_WORDS, help=f"longest passage in words (default {MAX_WORDS})")
+    p.add_argument("--batch-size", type=int, default=128, help="passages embedded and upserted per step")
+    p.add_argument("--reset", action="store_true", help="empty the collection before indexing")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_index)

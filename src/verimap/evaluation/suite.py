@@ -1,0 +1,116 @@
+"""The evaluation table: pooled cosine, MaxSim, word overlap and the verifier side by side, on dev data only.
+
+Dev data = the carved 20% (by source item) of every trainable source, plus sources that are never trained on
+(CondaQA, MRPC and SICK positives). Every figure names its split. Run it with ``verimap eval``.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import defaultdict
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from verimap.training.data import Example, load_source, minimal_contrast, split_of
+from verimap.training.trainer import roc_auc
+
+PairScorer = Callable[[Sequence[tuple[str, str]]], list[float]]
+
+
+def word_overlap(pairs: Sequence[tuple[str, str]]) -> list[float]:
+    """Jaccard overlap of lower-cased word sets: the shortcut every near-miss measure must beat."""
+    out = []
+    for a, b in pairs:
+        x, y = set(re.findall(r"\w+", a.lower())), set(re.findall(r"\w+", b.lower()))
+        out.append(len(x & y) / max(1, len(x | y)))
+    return out
+
+
+def light_edit(sentence: str, rng: random.Random) -> str:
+    """A same-meaning edit that keeps the words: swap the two sides of "X and Y" (single words), else change
+    the case of the first letter and the final full stop. A verifier that rejects these is rejecting overlap,
+    not meaning."""
+    tokens = sentence.split()
+    spots = [i for i in range(1, len(tokens) - 1) if tokens[i] == "and" and tokens[i - 1].isalpha() and tokens[i + 1].isalpha()]
+    if spots:
+        i = rng.choice(spots)
+        tokens[i - 1], tokens[i + 1] = tokens[i + 1], tokens[i - 1]
+        return " ".join(tokens)
+    s = sentence.rstrip(".").rstrip()
+    return (s[0].lower() + s[1:]) if s[:1].isupper() else (s[:1].upper() + s[1:])
+
+
+def dev_rows(data_dir: Path, name: str) -> list[Example]:
+    return [r for r in load_source(data_dir, name) if split_of(r.group) == "dev"]
+
+
+def build_sets(data_dir: Path, seed: int = 0, limit: int | None = None) -> dict[str, list[Example]]:
+    rng = random.Random(seed)
+
+    def cap(rows: list[Example]) -> list[Example]:
+        rows = list(rows)
+        random.Random(seed).shuffle(rows)
+        return rows[:limit] if limit else rows
+
+    paws = cap(dev_rows(data_dir, "paws_dev"))
+    bnli = dev_rows(data_dir, "breaking_nli")
+    sugar = cap(dev_rows(data_dir, "sugarcrepe"))
+    positives = [r for r in paws + bnli if r.label == 1]
+    mrpc = cap([r for r in load_source(data_dir, "mrpc_train") if r.label == 1])
+    sick = cap([r for r in load_source(data_dir, "sick_train") if r.label == 1])
+    foils = [r for r in sugar + cap(dev_rows(data_dir, "cad_train"))]
+    probe = [Example(r.b, light_edit(r.b, rng), 1, "light_edit", "probe", r.group) for r in foils]
+    contrast = [r for r in paws + bnli if r.label == 1]
+    return {
+        "paws": paws,
+        "condaqa": load_source(data_dir, "condaqa_dev"),
+        "sugarcrepe": sugar,
+        "positives": positives,
+        "mrpc_pos": mrpc,
+        "sick_pos": sick,
+        "probe": cap(probe),
+        "contrast": contrast + minimal_contrast(contrast, seed),
+    }
+
+
+def evaluate(scorers: dict[str, PairScorer], sets: dict[str, list[Example]],
+             thresholds: dict[str, float | None]) -> dict[str, dict[str, float | None]]:
+    """Rows = measures, columns = scorers. ``thresholds`` gives each scorer's default accept threshold
+    (``None``: the scorer has none; its accept rates are then taken at its TAR-95 threshold)."""
+    table: dict[str, dict[str, float | None]] = defaultdict(dict)
+    for name, score in scorers.items():
+        s = {k: np.array(score([(r.a, r.b) for r in rows])) for k, rows in sets.items() if rows}
+        lab = {k: np.array([r.label for r in rows]) for k, rows in sets.items() if rows}
+        table["PAWS dev ROC-AUC"][name] = roc_auc(lab["paws"], s["paws"])
+        cq = s["condaqa"]
+        table["CondaQA triplet accuracy"][name] = float(np.mean(cq[0::2] > cq[1::2]))
+        tar95 = float(np.quantile(s["positives"], 0.05))
+        sugar_rows = sets["sugarcrepe"]
+        table["SugarCrepe FAR@TAR95 (all)"][name] = float(np.mean(s["sugarcrepe"] >= tar95))
+        for kind in sorted({r.kind for r in sugar_rows}):
+            idx = np.array([r.kind == kind for r in sugar_rows])
+            table[f"SugarCrepe FAR@TAR95 ({kind})"][name] = float(np.mean(s["sugarcrepe"][idx] >= tar95))
+        thr = thresholds.get(name)
+        at = tar95 if thr is None else thr
+        for key, label in (("mrpc_pos", "MRPC paraphrase accept"), ("sick_pos", "SICK paraphrase accept"),
+                           ("positives", "PAWS+BNLI dev paraphrase accept")):
+            table[f"{label} @{'TAR95' if thr is None else 'default'}"][name] = float(np.mean(s[key] >= at))
+        table[f"shortcut probe: light-edit accept @{'TAR95' if thr is None else 'default'}"][name] = float(np.mean(s["probe"] >= at))
+        c = s["contrast"]
+        pos_rows = [r for r in sets["contrast"] if r.label == 1]
+        n = len(pos_rows)
+        by_key = {(r.a, r.group): i for i, r in enumerate(pos_rows)}
+        wins = [c[by_key[(r.a, r.group)]] > c[n + j] for j, r in enumerate(sets["contrast"][n:]) if (r.a, r.group) in by_key]
+        table["true match outranks its rule near-miss"][name] = float(np.mean(wins)) if wins else None
+    return dict(table)
+
+
+def to_markdown(table: dict[str, dict[str, float | None]], scorers: Sequence[str]) -> str:
+    lines = ["| measure | " + " | ".join(scorers) + " |", "|---|" + "---|" * len(scorers)]
+    for measure, row in table.items():
+        cells = ["–" if row.get(s) is None else f"{row[s]:.3f}" for s in scorers]
+        lines.append(f"| {measure} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

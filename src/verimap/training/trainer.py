@@ -1,0 +1,377 @@
+"""Train the verifier network on cached token vectors of a frozen encoder.
+
+The encoder runs once per distinct text (vectors cached on disk as fp16 safetensors); every epoch after
+that only builds maps and trains the small network, so a run fits a CPU.
+
+>>> from verimap.training.trainer import TrainConfig
+>>> TrainConfig.from_toml_text('epochs = 1\\n[network]\\ndepth = 2').network.depth
+2
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from verimap import weights as weights_io
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+from verimap.encoder import TokenEncoder
+from verimap.network import MapTransformer, NetworkConfig
+from verimap.simmap import similarity_maps
+from verimap.training.data import Example, build, default_data_dir, read_user_pairs, split_of
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run depends on; stored in the weights card so the run can be repeated."""
+
+    sources: list[str] = field(default_factory=lambda: ["paws_dev", "sugarcrepe", "cad_train", "breaking_nli"])
+    rules: bool = True
+    light_positives: bool = True
+    max_train: int | None = None  # cap on training examples (tiny configs, quick trials)
+    max_dev: int | None = None
+    epochs: int = 8
+    batch_size: int = 128
+    lr: float = 5e-4
+    weight_decay: float = 0.05
+    seed: int = 0
+    encoder_max_length: int = 128
+    target_tar: float = 0.95  # default threshold accepts this share of dev positives
+    fuse_weight: float = 0.5
+    init_weights: str | None = None  # start from these weights (fine-tuning)
+    # End-to-end: LoRA on a verifier-side encoder copy, trained through the network (0 = frozen encoder).
+    adapter_rank: int = 0
+    adapter_alpha: float = 16.0
+    encoder_lr: float = 2e-4
+    steps: int = 0  # end-to-end optimisation steps (the frozen path uses epochs)
+    eval_every: int = 200
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+
+    @classmethod
+    def from_toml_text(cls, text: str) -> "TrainConfig":
+        data = tomllib.loads(text)
+        net = NetworkConfig.from_dict(data.pop("network", {}))
+        known = {f for f in cls.__dataclass_fields__} - {"network"}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown training config keys: {sorted(unknown)}")
+        return cls(network=net, **data)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "TrainConfig":
+        return cls.from_toml_text(Path(path).read_text())
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["network"] = self.network.to_dict()
+        return d
+
+
+class VectorCache:
+    """Token vectors of every distinct text, encoded once, kept as fp16 and saved as safetensors."""
+
+    def __init__(self, encoder: TokenEncoder, path: Path | None) -> None:
+        self.encoder = encoder
+        self.path = path
+        self.vectors: dict[str, torch.Tensor] = {}
+        if path is not None and path.is_file():
+            from safetensors.torch import load_file
+
+            self.vectors = load_file(str(path))
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+    def fill(self, texts: Sequence[str], progress: bool = True) -> None:
+        from tqdm import tqdm
+
+        todo = [t for t in dict.fromkeys(texts) if self.key(t) not in self.vectors]
+        step = 512
+        for start in tqdm(range(0, len(todo), step), desc="encoding", disable=not progress or not todo):
+            chunk = todo[start : start + step]
+            for t, e in zip(chunk, self.encoder.encode(chunk, warn=False)):
+                self.vectors[self.key(t)] = e.vectors.half().contiguous()
+        if todo and self.path is not None:
+            from safetensors.torch import save_file
+
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            save_file(self.vectors, str(self.path))
+
+    def __getitem__(self, text: str) -> torch.Tensor:
+        return self.vectors[self.key(text)].float()
+
+
+def batch_maps(cache: VectorCache, batch: Sequence[Example], size: tuple[int, int], rng: random.Random | None):
+    """Maps for a batch; with ``rng``, each pair is read in a random direction (the task is symmetric)."""
+    qs, ds = [], []
+    for ex in batch:
+        a, b = cache[ex.a], cache[ex.b]
+        if rng is not None and rng.random() < 0.5:
+            a, b = b, a
+        qs.append(a)
+        ds.append(b)
+    return similarity_maps(qs, ds, size)
+
+
+@torch.no_grad()
+def logits_of(net: MapTransformer, cache: VectorCache, rows: Sequence[Example], batch_size: int = 256) -> np.ndarray:
+    net.eval()
+    size = (net.config.map_rows, net.config.map_cols)
+    out = []
+    for s in range(0, len(rows), batch_size):
+        maps, mask = batch_maps(cache, rows[s : s + batch_size], size, None)
+        out.append(net(maps, mask).numpy())
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def roc_auc(labels: Sequence[int], scores: Sequence[float]) -> float:
+    """Mann-Whitney ROC-AUC (ties count half); NaN when one class is missing."""
+    y = np.asarray(labels)
+    s = np.asarray(scores, dtype=np.float64)
+    pos, neg = s[y == 1], s[y == 0]
+    if not len(pos) or not len(neg):
+        return float("nan")
+    order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
+    ranks = np.empty(len(order))
+    allv = np.concatenate([pos, neg])[order]
+    # average ranks for ties
+    i = 0
+    while i < len(allv):
+        j = i
+        while j + 1 < len(allv) and allv[j + 1] == allv[i]:
+            j += 1
+        ranks[order[i : j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def fit_platt(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Scale and bias so that sigmoid(scale * logit + bias) is calibrated on these labels."""
+    x = torch.tensor(logits, dtype=torch.float64)
+    y = torch.tensor(labels, dtype=torch.float64)
+    p = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    with torch.no_grad():
+        p[0] = 1.0
+    opt = torch.optim.LBFGS([p], max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = nn.functional.binary_cross_entropy_with_logits(p[0] * x + p[1], y)
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return {"scale": float(p[0]), "bias": float(p[1])}
+
+
+def load_split(config: TrainConfig, data_dir: Path | None, user_pairs: Path | None, rng: random.Random):
+    if user_pairs is not None:
+        rows = read_user_pairs(user_pairs)
+        split = {"train": [r for r in rows if split_of(r.group) == "train"],
+                 "dev": [r for r in rows if split_of(r.group) == "dev"]}
+        data_desc = {"user_pairs": str(user_pairs)}
+    else:
+        split = build(data_dir or default_data_dir(), config.sources, seed=config.seed, rules=config.rules,
+                      light_positives=config.light_positives)
+        data_desc = {"sources": config.sources, "rules": config.rules, "light_positives": config.light_positives}
+    train_rows, dev_rows = split["train"], split["dev"]
+    rng.shuffle(train_rows)
+    rng.shuffle(dev_rows)
+    train_rows = train_rows[: config.max_train] if config.max_train else train_rows
+    dev_rows = dev_rows[: config.max_dev] if config.max_dev else dev_rows
+    if not train_rows or not dev_rows or len({r.label for r in dev_rows}) < 2:
+        raise ValueError(f"need training rows and dev rows of both labels (train {len(train_rows)}, dev {len(dev_rows)})")
+    return train_rows, dev_rows, data_desc
+
+
+def train(
+    config: TrainConfig,
+    out: str | Path,
+    *,
+    data_dir: Path | None = None,
+    user_pairs: Path | None = None,
+    cache_dir: Path | None = Path(".cache"),
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Train, calibrate on dev, pick the threshold on dev, save weights + card; return the card's metrics."""
+    t0 = time.time()
+    random.seed(config.seed)
+    np.random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    rng = random.Random(config.seed)
+    train_rows, dev_rows, data_desc = load_split(config, data_dir, user_pairs, rng)
+    log(f"train {len(train_rows)} (pos {sum(r.label for r in train_rows)}), dev {len(dev_rows)}")
+    encoder = TokenEncoder(max_length=config.encoder_max_length)
+    adapter_state = None
+    if config.init_weights:
+        net, init_card, init_adapter = weights_io.load(config.init_weights, encoder_id=encoder.encoder_id)
+        config.network = net.config
+        if init_card.adapter:  # keep fine-tuning the adapter it came with
+            config.adapter_rank = int(init_card.adapter["rank"])
+            config.adapter_alpha = float(init_card.adapter["alpha"])
+            adapter_state = init_adapter
+    else:
+        net = MapTransformer(config.network)
+    pos_frac = sum(r.label for r in train_rows) / len(train_rows)
+    pos_weight = torch.tensor((1 - pos_frac) / max(pos_frac, 1e-6))
+    dev_labels = np.array([r.label for r in dev_rows])
+    size = (config.network.map_rows, config.network.map_cols)
+
+    if config.adapter_rank:
+        adapter = {"rank": config.adapter_rank, "alpha": config.adapter_alpha}
+        tuned = encoder.with_adapter(adapter, adapter_state)
+        best = _fit_end_to_end(config, net, tuned, train_rows, dev_rows, dev_labels, pos_weight, rng, log, t0)
+        from verimap.adapter import lora_state
+
+        adapter_state = lora_state(tuned.model)
+        dev_cache = VectorCache(tuned, None)
+    else:
+        adapter = None
+        cache_path = None
+        if cache_dir is not None:
+            tag = hashlib.sha256(encoder.encoder_id.encode()).hexdigest()[:8]
+            cache_path = Path(cache_dir) / f"vectors-{tag}-{config.encoder_max_length}.safetensors"
+        dev_cache = VectorCache(encoder, cache_path)
+        dev_cache.fill([t for r in train_rows + dev_rows for t in (r.a, r.b)])
+        log(f"vectors ready ({len(dev_cache.vectors)} texts) after {time.time() - t0:.0f}s")
+        best = _fit_frozen(config, net, dev_cache, train_rows, dev_rows, dev_labels, pos_weight, size, rng, log, t0)
+
+    net.eval()
+    dev_cache.fill([t for r in dev_rows for t in (r.a, r.b)], progress=False)
+    dev_logits = logits_of(net, dev_cache, dev_rows)
+    calibration = fit_platt(dev_logits, dev_labels)
+    probs = 1 / (1 + np.exp(-(calibration["scale"] * dev_logits + calibration["bias"])))
+    threshold = float(np.quantile(probs[dev_labels == 1], 1 - config.target_tar))
+    per_source = {}
+    for src in sorted({r.source for r in dev_rows}):
+        idx = np.array([r.source == src for r in dev_rows])
+        auc_src = roc_auc(dev_labels[idx], probs[idx])
+        per_source[src] = {"n": int(idx.sum()), "auc": None if math.isnan(auc_src) else auc_src,
+                           "accept_rate": float((probs[idx] >= threshold).mean())}
+    metrics = {"dev_auc": roc_auc(dev_labels, dev_logits), "best": best, "dev_per_source": per_source}
+    card = weights_io.Card(
+        encoder=encoder.encoder_id,
+        network=net.config,
+        calibration=calibration,
+        threshold=round(threshold, 4),
+        fuse_weight=config.fuse_weight,
+        adapter=adapter,
+        extra={
+            "data": data_desc,
+            "split": "dev = sha256(source item) < 0.2; calibration and threshold fitted on dev",
+            "metrics": metrics,
+            "seed": config.seed,
+            "train_config": config.to_dict(),
+            "train_rows": len(train_rows),
+            "dev_rows": len(dev_rows),
+            "train_seconds": round(time.time() - t0),
+        },
+    )
+    weights_io.save(net, card, out, adapter_state)
+    log(f"saved {out} (threshold {threshold:.3f}, dev AUC {metrics['dev_auc']:.4f}) in {time.time() - t0:.0f}s")
+    return metrics
+
+
+def _fit_frozen(config, net, cache, train_rows, dev_rows, dev_labels, pos_weight, size, rng, log, t0) -> dict:
+    """Epochs over cached maps; keeps the epoch with the best dev AUC."""
+    steps = math.ceil(len(train_rows) / config.batch_size) * config.epochs
+    opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=steps, pct_start=0.1)
+    best = (-1.0, None, 0)
+    for epoch in range(config.epochs):
+        net.train()
+        rng.shuffle(train_rows)
+        total = 0.0
+        for s in range(0, len(train_rows), config.batch_size):
+            batch = train_rows[s : s + config.batch_size]
+            maps, mask = batch_maps(cache, batch, size, rng)
+            y = torch.tensor([r.label for r in batch], dtype=torch.float32)
+            loss = nn.functional.binary_cross_entropy_with_logits(net(maps, mask), y, pos_weight=pos_weight)
+            opt.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            total += float(loss) * len(batch)
+        auc = roc_auc(dev_labels, logits_of(net, cache, dev_rows))
+        log(f"epoch {epoch + 1}/{config.epochs} loss {total / len(train_rows):.4f} dev AUC {auc:.4f} ({time.time() - t0:.0f}s)")
+        if auc > best[0]:
+            best = (auc, {k: v.clone() for k, v in net.state_dict().items()}, epoch + 1)
+    net.load_state_dict(best[1])
+    return {"dev_auc": best[0], "epoch": best[2]}
+
+
+def _fit_end_to_end(config, net, tuned, train_rows, dev_rows, dev_labels, pos_weight, rng, log, t0) -> dict:
+    """LoRA and network trained together through the maps; dev AUC checked every ``eval_every`` steps on a
+    fixed dev sample, and the best checkpoint kept."""
+    size = (config.network.map_rows, config.network.map_cols)
+    lora = [p for p in tuned.model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW([{"params": net.parameters(), "lr": config.lr},
+                             {"params": lora, "lr": config.encoder_lr}], weight_decay=config.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[config.lr, config.encoder_lr],
+                                                total_steps=config.steps, pct_start=0.1)
+    probe = dev_rows[:800]
+    probe_labels = np.array([r.label for r in probe])
+
+    def dev_auc() -> float:
+        cache = VectorCache(tuned, None)
+        cache.fill([t for r in probe for t in (r.a, r.b)], progress=False)
+        return roc_auc(probe_labels, logits_of(net, cache, probe))
+
+    def snapshot():
+        return ({k: v.clone() for k, v in net.state_dict().items()},
+                {k: v.clone() for k, v in tuned.model.state_dict().items() if ".lora_" in k})
+
+    best = (dev_auc(), snapshot(), 0)
+    log(f"step 0 dev-probe AUC {best[0]:.4f} ({time.time() - t0:.0f}s)")
+    position = 0
+    for step in range(1, config.steps + 1):
+        net.train()
+        tuned.model.train()
+        if position + config.batch_size > len(train_rows):
+            rng.shuffle(train_rows)
+            position = 0
+        batch = train_rows[position : position + config.batch_size]
+        position += config.batch_size
+        texts = list(dict.fromkeys(t for r in batch for t in (r.a, r.b)))
+        vecs = dict(zip(texts, tuned.token_vectors(texts)))
+        qs, ds = [], []
+        for r in batch:
+            a, b = vecs[r.a], vecs[r.b]
+            if rng.random() < 0.5:
+                a, b = b, a
+            qs.append(a)
+            ds.append(b)
+        maps, mask = similarity_maps(qs, ds, size)
+        y = torch.tensor([r.label for r in batch], dtype=torch.float32)
+        loss = nn.functional.binary_cross_entropy_with_logits(net(maps, mask), y, pos_weight=pos_weight)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(list(net.parameters()) + lora, 1.0)
+        opt.step()
+        sched.step()
+        if step % config.eval_every == 0 or step == config.steps:
+            tuned.model.eval()
+            auc = dev_auc()
+            log(f"step {step}/{config.steps} loss {float(loss):.4f} dev-probe AUC {auc:.4f} ({time.time() - t0:.0f}s)")
+            if auc > best[0]:
+                best = (auc, snapshot(), step)
+    net.load_state_dict(best[1][0])
+    tuned.model.load_state_dict(best[1][1], strict=False)
+    tuned.model.eval()
+    return {"dev_probe_auc": best[0], "step": best[2]}

@@ -1,0 +1,198 @@
+"""StructuralVerifierRanker: real model, no mocks."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from haystack import Document, Pipeline
+from haystack.utils import ComponentDevice
+
+from haystack_integrations.components.rankers.verimap import StructuralVerifierRanker
+
+QUERY = "Did the dog bite the man?"
+TEXTS = ["The man bit the dog.", "The dog bit the man.", "Paris is the capital of France.", "A dog barked at the man."]
+
+
+def docs(scores=(0.9, 0.8, 0.3, 0.5)) -> list[Document]:
+    return [Document(content=t, score=s, meta={"source": f"s{i}"}) for i, (t, s) in enumerate(zip(TEXTS, scores))]
+
+
+# -- agreement with the core ------------------------------------------------------------------------------------------
+def test_scores_are_the_core_verifiers(ranker, verifier):
+    out = ranker.run(query=QUERY, documents=docs(), score_threshold=0.0)
+    expected = dict(zip(TEXTS, verifier.score(QUERY, TEXTS)))
+    assert len(out["documents"]) == len(TEXTS) and out["rejected"] == []
+    for d in out["documents"]:
+        assert d.score == pytest.approx(expected[d.content], abs=1e-5)
+        assert d.meta["verifier_score"] == pytest.approx(expected[d.content], abs=1e-5)
+    assert [d.score for d in out["documents"]] == sorted((d.score for d in out["documents"]), reverse=True)
+
+
+def test_default_threshold_is_the_cards(ranker, verifier):
+    out = ranker.run(query=QUERY, documents=docs())
+    assert all(d.meta["verifier_score"] >= verifier.threshold for d in out["documents"])
+    assert all(d.meta["verifier_score"] < verifier.threshold for d in out["rejected"])
+    assert len(out["documents"]) + len(out["rejected"]) == len(TEXTS)
+
+
+def test_retriever_score_kept_in_meta(ranker):
+    incoming = {d.content: d.score for d in docs()}
+    out = ranker.run(query=QUERY, documents=docs(), score_threshold=0.0)
+    for d in out["documents"]:
+        assert d.meta["retriever_score"] == incoming[d.content]
+        assert d.meta["source"].startswith("s")  # other meta survives
+    no_score = ranker.run(query=QUERY, documents=[Document(content="The dog bit the man.")], score_threshold=0.0)
+    assert "retriever_score" not in no_score["documents"][0].meta
+
+
+# -- the point of it: near-misses -------------------------------------------------------------------------------------
+def test_true_match_first_and_near_miss_rejected(ranker, near_miss_case):
+    query, match, miss = near_miss_case
+    out = ranker.run(query=query, documents=[Document(content=miss, score=0.99), Document(content=match, score=0.98)])
+    assert [d.content for d in out["documents"]][:1] == [match]
+    assert miss in [d.content for d in out["rejected"]]
+
+
+# -- policy: threshold before top_k -----------------------------------------------------------------------------------
+def test_threshold_is_applied_before_top_k(ranker, verifier):
+    scores = sorted(verifier.score(QUERY, TEXTS), reverse=True)
+    assert len(set(scores)) == len(scores), "need distinct scores for this test"
+    between = (scores[1] + scores[2]) / 2  # two accepted, two under the threshold
+    out = ranker.run(query=QUERY, documents=docs(), top_k=1, score_threshold=between)
+    assert [d.score for d in out["documents"]] == [pytest.approx(scores[0])]
+    # rejected holds exactly the documents under the threshold, never the one only cut by top_k
+    assert sorted(d.meta["verifier_score"] for d in out["rejected"]) == pytest.approx(sorted(scores[2:]))
+    # a threshold above every score keeps nothing, whatever top_k
+    out = ranker.run(query=QUERY, documents=docs(), top_k=3, score_threshold=min(1.0, scores[0] + 1e-4))
+    assert out["documents"] == [] and len(out["rejected"]) == len(TEXTS)
+
+
+def test_init_top_k_and_threshold_are_defaults_run_overrides(verifier):
+    ranker = StructuralVerifierRanker(top_k=2, score_threshold=0.0)
+    assert len(ranker.run(query=QUERY, documents=docs())["documents"]) == 2
+    assert len(ranker.run(query=QUERY, documents=docs(), top_k=3)["documents"]) == 3
+    out = ranker.run(query=QUERY, documents=docs(), score_threshold=1.0)
+    assert out["documents"] == [] or all(d.meta["verifier_score"] >= 1.0 for d in out["documents"])
+
+
+# -- modes ------------------------------------------------------------------------------------------------------------
+def test_filter_mode_keeps_incoming_order():
+    ranker = StructuralVerifierRanker(mode="filter", top_k=None, score_threshold=0.0)
+    out = ranker.run(query=QUERY, documents=docs())
+    assert [d.content for d in out["documents"]] == TEXTS
+
+
+@pytest.mark.parametrize("score_type, sign", [("similarity", 1.0), ("distance", -1.0)])
+def test_fuse_mode_uses_incoming_scores(verifier, score_type, sign):
+    incoming = (0.9, 0.8, 0.3, 0.5)
+    ranker = StructuralVerifierRanker(mode="fuse", top_k=None, score_threshold=0.0, retriever_score_type=score_type)
+    out = ranker.run(query=QUERY, documents=docs(incoming))
+    expected = verifier.rank(QUERY, TEXTS, None, 0.0, mode="fuse", prior_scores=[sign * s for s in incoming])
+    assert [d.content for d in out["documents"]] == [TEXTS[r.index] for r in expected]
+    assert [d.score for d in out["documents"]] == pytest.approx([r.score for r in expected], abs=1e-5)
+    assert [d.meta["verifier_score"] for d in out["documents"]] == pytest.approx(
+        [r.verifier_score for r in expected], abs=1e-5
+    )
+
+
+def test_fuse_mode_without_incoming_scores_falls_back_to_core(verifier):
+    ranker = StructuralVerifierRanker(mode="fuse", top_k=None, score_threshold=0.0)
+    out = ranker.run(query=QUERY, documents=[Document(content=t) for t in TEXTS])
+    expected = verifier.rank(QUERY, TEXTS, None, 0.0, mode="fuse")
+    assert [d.content for d in out["documents"]] == [TEXTS[r.index] for r in expected]
+
+
+# -- documents: never mutated, deduplicated, no-text handled ---------------------------------------------------------
+def test_input_documents_untouched(ranker):
+    inputs = docs()
+    before = copy.deepcopy(inputs)
+    metas = [d.meta for d in inputs]
+    out = ranker.run(query=QUERY, documents=inputs, score_threshold=0.0)
+    assert inputs == before
+    assert all(d.meta is m for d, m in zip(inputs, metas))
+    assert all(o is not i for o in out["documents"] for i in inputs)
+
+
+def test_duplicates_by_id_are_merged(ranker):
+    a = Document(content="The dog bit the man.", score=0.2)
+    b = Document(id=a.id, content="The dog bit the man.", score=0.7)
+    out = ranker.run(query=QUERY, documents=[a, b, Document(content="The man bit the dog.")], score_threshold=0.0)
+    ids = [d.id for d in out["documents"] + out["rejected"]]
+    assert sorted(ids) == sorted(set(ids)) and len(ids) == 2
+    assert next(d for d in out["documents"] if d.id == a.id).meta["retriever_score"] == 0.7  # the best incoming
+
+
+@pytest.mark.parametrize("threshold", [None, 0.0])
+def test_documents_without_text_go_to_rejected_with_score_zero(ranker, threshold):
+    empty = [Document(content=None, meta={"kind": "none"}), Document(content="", meta={"kind": "empty"}),
+             Document(content="   \n", meta={"kind": "blank"})]
+    out = ranker.run(query=QUERY, documents=[*empty, *docs()], score_threshold=threshold)
+    kinds = [d.meta.get("kind") for d in out["rejected"]]
+    assert kinds[-3:] == ["none", "empty", "blank"]  # after the verified rejections, never lost
+    assert all(d.score == 0.0 and d.meta["verifier_score"] == 0.0 for d in out["rejected"][-3:])
+    assert not any("kind" in d.meta for d in out["documents"])
+    only_empty = ranker.run(query=QUERY, documents=empty, score_threshold=threshold)
+    assert only_empty["documents"] == [] and len(only_empty["rejected"]) == 3
+
+
+def test_no_documents(ranker):
+    assert ranker.run(query=QUERY, documents=[]) == {"documents": [], "rejected": []}
+
+
+def test_meta_fields_and_prefixes_are_read(verifier):
+    ranker = StructuralVerifierRanker(
+        top_k=None, score_threshold=0.0, meta_fields_to_embed=["title"], embedding_separator=" | ",
+        query_prefix="q: ", document_prefix="d: ",
+    )
+    doc = Document(content="The dog bit the man.", meta={"title": "Local news"})
+    out = ranker.run(query=QUERY, documents=[doc])
+    expected = verifier.score("q: " + QUERY, ["d: Local news | The dog bit the man."])[0]
+    assert out["documents"][0].meta["verifier_score"] == pytest.approx(expected, abs=1e-5)
+
+
+def test_bad_input_fails_early(ranker):
+    with pytest.raises(ValueError):
+        ranker.run(query="  ", documents=docs())
+    with pytest.raises(TypeError):
+        ranker.run(query=QUERY, documents=["not a Document"])
+    with pytest.raises(ValueError):
+        ranker.run(query=QUERY, documents=docs(), top_k=0)
+    with pytest.raises(ValueError):
+        StructuralVerifierRanker(mode="sideways")
+    with pytest.raises(ValueError):
+        StructuralVerifierRanker(score_threshold=1.5)
+
+
+# -- async ------------------------------------------------------------------------------------------------------------
+async def test_run_async_equals_run(ranker):
+    inputs = docs() + [Document(content=None)]
+    for kwargs in ({}, {"top_k": 2, "score_threshold": 0.0}):
+        assert await ranker.run_async(query=QUERY, documents=inputs, **kwargs) == ranker.run(
+            query=QUERY, documents=inputs, **kwargs
+        )
+
+
+# -- serialisation ----------------------------------------------------------------------------------------------------
+def test_to_dict_from_dict_round_trip():
+    ranker = StructuralVerifierRanker(
+        top_k=4, score_threshold=0.3, mode="fuse", scale_score=False, batch_size=16, meta_fields_to_embed=["title"],
+        embedding_separator=" ", query_prefix="q: ", document_prefix="d: ", retriever_score_type="distance",
+        device=ComponentDevice.from_str("cpu"),
+    )
+    data = ranker.to_dict()
+    assert data["type"] == "haystack_integrations.components.rankers.verimap.ranker.StructuralVerifierRanker"
+    assert data["init_parameters"]["device"] == {"type": "single", "device": "cpu"}
+    restored = StructuralVerifierRanker.from_dict(data)
+    assert restored.to_dict() == data
+    assert isinstance(restored.device, ComponentDevice) and restored.device.to_torch_str() == "cpu"
+    assert StructuralVerifierRanker.from_dict(StructuralVerifierRanker().to_dict()).device is None
+
+
+def test_pipeline_yaml_round_trip_keeps_device():
+    pipe = Pipeline()
+    pipe.add_component("ranker", StructuralVerifierRanker(device=ComponentDevice.from_str("cpu"), top_k=2))
+    text = pipe.dumps()
+    loaded = Pipeline.loads(text)  # no allowlist argument
+    assert loaded.dumps() == text
+    assert loaded.get_component("ranker").device.to_torch_str() == "cpu"

@@ -1,0 +1,17 @@
+"""The LangChain example runs offline, end to end, and reports on the near-miss."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+
+EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "langchain" / "run_example.py"
+
+
+def test_example_runs(capsys):
+    runpy.run_path(str(EXAMPLE), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "Query: Did the dog bite the man?" in out
+    assert "VerifiedRetriever (k=3):" in out
+    assert "[near-miss] The man bit the dog." in out
+    assert "near-miss rejected, true match kept" in out

@@ -1,0 +1,274 @@
+"""`verimap index` / `verimap search` in-process against a real Chroma index, plus config handling."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+pytest.importorskip("chromadb")
+
+from verimap.cli import main  # noqa: E402
+from verimap.splitter import split_text  # noqa: E402
+
+TRUE = "Flights from Paris to Rome leave every two hours from Terminal 2."
+NEAR_MISS = "Flights from Rome to Paris leave every two hours from Terminal 3."
+QUERY = "Flights from Paris to Rome: when do they leave?"
+
+FAQ_MD = f"""# Travel FAQ
+
+Answers to the questions travellers ask most.
+
+{TRUE}
+
+{NEAR_MISS}
+
+Each passenger may check one bag of up to 23 kg.
+A second bag costs 40 euros per flight.
+
+Online check-in opens 30 hours before departure.
+"""
+
+
+@pytest.fixture(autouse=True)
+def shared_encoder(encoder, monkeypatch):
+    """Every command in these tests uses the session's encoder instead of loading its own."""
+    import verimap.config
+
+    monkeypatch.setitem(verimap.config.ENCODER_CACHE, (None, "cpu"), encoder)
+
+
+@pytest.fixture
+def kb(tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "faq.md").write_text(FAQ_MD, encoding="utf-8")
+    rows = [
+        {"id": "pets", "text": "Small pets may travel in the cabin in a closed carrier.", "meta": {"topic": "pets"}},
+        {"text": "Passengers delayed by more than three hours can claim compensation."},
+    ]
+    (docs / "more.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    (docs / "notes.csv").write_text("a,b\n", encoding="utf-8")  # ignored: not a supported type
+    return docs
+
+
+def run(capsys, *argv):
+    rc = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def index(capsys, tmp_path, *paths, extra=()):
+    return run(capsys, "index", *paths, "--store", tmp_path / "index", "--quiet", *extra)
+
+
+def search_json(capsys, tmp_path, query, *extra):
+    rc, out, err = run(capsys, "search", query, "--store", tmp_path / "index", "--json", *extra)
+    assert rc == 0, err
+    return json.loads(out)
+
+
+# -- index ---------------------------------------------------------------------------------------------------------
+def test_index_reports_counts(capsys, tmp_path, kb):
+    rc, out, err = index(capsys, tmp_path, kb)
+    assert rc == 0, err
+    # faq.md: heading + intro, true match, near-miss, bag paragraph, check-in = 5 passages; more.jsonl: 2
+    assert "indexed 7 passage(s) from 2 file(s)" in out
+    assert "the store now holds 7" in out
+    assert "1 file(s) in directories ignored" in out
+
+
+def test_reindex_is_idempotent(capsys, tmp_path, kb):
+    index(capsys, tmp_path, kb)
+    rc, out, err = index(capsys, tmp_path, kb)
+    assert rc == 0, err
+    assert "the store now holds 7" in out
+    rc, out, _ = index(capsys, tmp_path, kb / "faq.md")
+    assert "the store now holds 7" in out
+
+
+def test_index_reset(capsys, tmp_path, kb):
+    index(capsys, tmp_path, kb)
+    rc, out, _ = index(capsys, tmp_path, kb / "more.jsonl", extra=["--reset"])
+    assert rc == 0 and "the store now holds 2" in out
+
+
+def test_index_bad_path(capsys, tmp_path):
+    rc, out, err = index(capsys, tmp_path, tmp_path / "missing.txt")
+    assert rc == 2
+    assert "no such file or directory" in err and "missing.txt" in err
+    assert not (tmp_path / "index").exists()
+
+
+def test_index_empty_file(capsys, tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n  \n", encoding="utf-8")
+    rc, out, err = index(capsys, tmp_path, empty)
+    assert rc == 2
+    assert "skipped" in err and "empty.txt: empty file" in err
+    assert "nothing to index" in err
+
+
+def test_index_some_files_skipped_is_exit_1(capsys, tmp_path, kb):
+    (tmp_path / "empty.md").write_text("", encoding="utf-8")
+    (tmp_path / "broken.jsonl").write_text('{"text": "ok"}\n{not json\n', encoding="utf-8")
+    (tmp_path / "table.csv").write_text("a,b\n", encoding="utf-8")
+    rc, out, err = index(capsys, tmp_path, kb, tmp_path / "empty.md", tmp_path / "broken.jsonl", tmp_path / "table.csv")
+    assert rc == 1
+    assert "empty.md: empty file" in err
+    assert "broken.jsonl: line 2: not valid JSON" in err
+    assert "table.csv: unsupported file type" in err
+    assert "indexed 7 passage(s)" in out and "3 file(s) skipped" in out
+
+
+def test_index_beir_corpus_gz(capsys, tmp_path):
+    corpus = tmp_path / "corpus.jsonl.gz"
+    with gzip.open(corpus, "wt", encoding="utf-8") as f:
+        f.write(json.dumps({"_id": "d1", "title": "Dogs", "text": "The dog bit the man."}) + "\n")
+        f.write(json.dumps({"_id": "d2", "title": "", "text": "The man bit the dog."}) + "\n")
+        f.write(json.dumps({"_id": "d3", "title": "", "text": ""}) + "\n")
+    rc, out, err = index(capsys, tmp_path, corpus)
+    assert rc == 0, err
+    assert "indexed 2 passage(s)" in out and "1 JSONL record(s) without text" in out
+    hits = search_json(capsys, tmp_path, "Did the dog bite the man?", "--show-rejected", "--threshold", "0")
+    by_id = {r["id"]: r for r in hits["results"]}
+    assert set(by_id) == {"d1", "d2"}
+    assert by_id["d1"]["text"] == "Dogs The dog bit the man." and by_id["d1"]["meta"]["title"] == "Dogs"
+
+
+def test_splitter():
+    assert split_text("") == []
+    assert split_text("# Title\n\nBody line one\nline two.\n\n\n  \nLast.") == ["Title. Body line one line two.", "Last."]
+    assert split_text("## Why?\n### Really\nText.\n\n# End") == ["Why? Really. Text.", "End."]
+    assert split_text("Not # a heading.\n\n#hashtag") == ["Not # a heading.", "#hashtag"]
+    long = " ".join(f"Sentence number {i} is here." for i in range(40))  # 200 words
+    parts = split_text(long, max_words=50)
+    assert all(len(p.split()) <= 50 for p in parts) and " ".join(parts) == long
+    assert all(p.endswith(".") for p in parts)
+    assert split_text("word " * 25, max_words=10) == ["word " * 9 + "word"] * 2 + ["word " * 4 + "word"]
+
+
+# -- search --------------------------------------------------------------------------------------------------------
+def test_search_finds_true_match_and_rejects_near_miss(capsys, tmp_path, kb):
+    index(capsys, tmp_path, kb)
+    res = search_json(capsys, tmp_path, QUERY, "--show-rejected")
+    accepted = [r["text"] for r in res["results"]]
+    rejected = [r["text"] for r in res["rejected"]]
+    assert TRUE in accepted
+    assert NEAR_MISS in rejected
+    assert accepted[0] == TRUE
+
+
+def test_search_recalls_both_by_pooled_cosine(capsys, tmp_path, kb):
+    index(capsys, tmp_path, kb)
+    res = search_json(capsys, tmp_path, QUERY, "--show-rejected", "--recall-k", "2")
+    assert res["recalled"] == 2
+    every = res["results"] + res["rejected"]
+    assert {r["text"] for r in every} == {TRUE, NEAR_MISS}
+    assert sorted(r["recall_rank"] for r in every) == [1, 2]
+
+
+def test_search_json_shape(capsys, tmp_path, kb):
+    index(capsys, tmp_path, kb)
+    res = search_json(capsys, tmp_path, QUERY, "--threshold", "0", "--k", "3", "--mode", "fuse")
+    assert res["query"] == QUERY and res["mode"] == "fuse" and res["threshold"] == 0.0
+    assert res["recalled"] == 7 and res["accepted"] == 7
+    assert len(res["results"]) == 3 and "rejected" not in res
+    assert [r["rank"] for r in res["results"]] == [1, 2, 3]
+    for r in res["results"]:
+        assert set(r) >= {"id", "text", "meta", "score", "verifier_score", "recall_score", "recall_rank", "accepted"}
+        assert 0.0 <= r["verifier_score"] <= 1.0 and -1.0 <= r["recall_score"] <= 1.0
+    assert [r["score"] for r in res["results"]] == sorted((r["score"] for r in res["results"]), reverse=True)
+
+
+def test_search_filter_mode_keeps_recall_order(capsys, tmp_path, kb):
+    index(capsys, tmp_path, kb)
+    res = search_json(capsys, tmp_path, QUERY, "--threshold", "0", "--mode", "filter")
+    assert [r["recall_rank"] for r in res["results"]] == list(range(1, 8))
+
+
+def test_search_table(capsys, tmp_path, kb):
+    index(capsys, tmp_path, kb)
+    rc, out, err = run(capsys, "search", QUERY, "--store", tmp_path / "index", "--show-rejected", "--width", "100")
+    assert rc == 0, err
+    assert "7 recalled" in out and "verifier" in out and "recall" in out and "passage" in out
+    assert "Flights from Paris to Rome" in out
+    assert max(len(line) for line in out.splitlines()) <= 100 or "recalled" in out.splitlines()[0]
+
+
+def test_search_without_index(capsys, tmp_path):
+    rc, out, err = run(capsys, "search", "anything", "--store", tmp_path / "nowhere")
+    assert rc == 2 and "no index at" in err and "verimap index" in err
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_search_unreachable_server(capsys, tmp_path):
+    rc, out, err = run(capsys, "search", "anything", "--host", "127.0.0.1", "--port", "9")
+    assert rc == 2 and "verimap: error:" in err and "\n" not in err.strip()
+
+
+def test_search_bad_flags(capsys, tmp_path, kb):
+    index(capsys, tmp_path, kb)
+    rc, out, err = run(capsys, "search", QUERY, "--store", tmp_path / "index", "--k", "0")
+    assert rc == 2 and "k must be a positive integer" in err
+    rc, out, err = run(capsys, "search", QUERY, "--store", tmp_path / "index", "--threshold", "1.5")
+    assert rc == 2 and "threshold" in err
+
+
+# -- config --------------------------------------------------------------------------------------------------------
+def test_config_is_read_and_flags_override_it(capsys, tmp_path, kb, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "verimap.toml").write_text(
+        'store = "idx"\nk = 2\nrecall_k = 4\nmode = "filter"\nthreshold = 0.0\n', encoding="utf-8"
+    )
+    monkeypatch.chdir(work)
+    rc, out, err = run(capsys, "index", kb, "--quiet")  # store from ./verimap.toml, relative to the file
+    assert rc == 0, err
+    assert (work / "idx").is_dir() and not (work / "verimap-index").exists()
+
+    rc, out, err = run(capsys, "search", QUERY, "--json")
+    res = json.loads(out)
+    assert res["mode"] == "filter" and res["threshold"] == 0.0 and res["recalled"] == 4 and len(res["results"]) == 2
+
+    rc, out, err = run(capsys, "search", QUERY, "--json", "--mode", "rerank", "--k", "3", "--recall-k", "5",
+                       "--threshold", "1")
+    res = json.loads(out)
+    assert res["mode"] == "rerank" and res["threshold"] == 1.0 and res["recalled"] == 5 and res["results"] == []
+
+
+def test_explicit_config_file(capsys, tmp_path, kb):
+    cfg = tmp_path / "conf" / "custom.toml"
+    cfg.parent.mkdir()
+    cfg.write_text('store = "../custom-index"\ncollection = "faq"\nthreshold = 0.25\n', encoding="utf-8")
+    rc, out, err = run(capsys, "index", kb, "--config", cfg, "--quiet")
+    assert rc == 0, err
+    assert (tmp_path / "custom-index").is_dir() and "collection 'faq'" in out
+    rc, out, err = run(capsys, "search", QUERY, "--config", cfg, "--json")
+    assert rc == 0, err
+    assert json.loads(out)["threshold"] == 0.25
+    rc, out, err = run(capsys, "verify", QUERY, TRUE, "--config", cfg, "--json")
+    assert json.loads(out)["threshold"] == 0.25
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ('stor = "x"\n', "unknown key(s)"),
+        ('k = "ten"\n', "k must be a positive integer"),
+        ('mode = "sideways"\n', "mode must be one of"),
+        ("threshold = 2\n", "threshold must be a number in [0, 1]"),
+        ("k = [\n", "not valid TOML"),
+    ],
+)
+def test_bad_config(capsys, tmp_path, body, message):
+    cfg = tmp_path / "verimap.toml"
+    cfg.write_text(body, encoding="utf-8")
+    rc, out, err = run(capsys, "verify", "q", "c", "--config", cfg)
+    assert rc == 2 and message in err and str(cfg) in err
+
+
+def test_missing_config_file(capsys, tmp_path):
+    rc, out, err = run(capsys, "verify", "q", "c", "--config", tmp_path / "nope.toml")
+    assert rc == 2 and "config file not found" in err

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import json
+import random
+
+from verimap import Verifier
+from verimap.cli import main
+from verimap.training.data import build, split_of
+from verimap.training.rules import KINDS, perturb
+
+
+def test_rules_make_real_near_misses():
+    assert perturb("The man bit the dog.", "role_swap") == "The dog bit the man."
+    assert perturb("The drug is effective.", "negation") == "The drug is not effective."
+    assert perturb("The drug is not effective.", "negation") == "The drug is effective."
+    assert perturb("Flights from Paris to Rome are cheap.", "direction") == "Flights from Rome to Paris are cheap."
+    assert perturb("She arrived before the meeting.", "temporal") == "She arrived after the meeting."
+    assert perturb("A sentence with nothing to swap", "direction") is None
+    rng = random.Random(0)
+    for kind in KINDS:
+        out = perturb("Alice gave the book to Bob before the 3 lectures from Paris to Rome, and it is larger.", kind, rng)
+        assert out is None or out != "Alice gave the book to Bob before the 3 lectures from Paris to Rome, and it is larger."
+
+
+def test_split_is_by_source_item_and_stable(shared_data):
+    split = build(shared_data, ["breaking_nli"], seed=0)
+    train_groups = {r.group for r in split["train"]}
+    dev_groups = {r.group for r in split["dev"]}
+    assert not train_groups & dev_groups
+    assert all(split_of(g) == "dev" for g in dev_groups)
+    # generated near-misses sit on the same side as their source sentence
+    assert any(r.source.endswith("+rule") for r in split["dev"])
+
+
+def test_training_runs_end_to_end_and_weights_load(tmp_path, shared_data, encoder):
+    out = tmp_path / "tiny.safetensors"
+    assert main(["train", "--config", "tiny", "--out", str(out), "--data", str(shared_data), "--no-cache"]) == 0
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["metrics"]["dev_auc"] > 0.5
+    v = Verifier(out, encoder=encoder)
+    assert len(v.score("a query", ["a doc", "another doc"])) == 2
+
+
+def test_fine_tune_on_user_pairs(tmp_path, encoder):
+    rows = []
+    for i in range(60):
+        a = f"Order {i} ships from Berlin to Paris"
+        rows.append({"a": a, "b": f"Order {i} goes from Berlin to Paris", "label": 1})
+        rows.append({"a": a, "b": f"Order {i} ships from Paris to Berlin", "label": 0})
+    pairs = tmp_path / "mine.jsonl"
+    pairs.write_text("\n".join(json.dumps(r) for r in rows))
+    out = tmp_path / "mine.safetensors"
+    assert main(["train", "--pairs", str(pairs), "--out", str(out), "--epochs", "1", "--no-cache"]) == 0
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["data"] == {"user_pairs": str(pairs)} and card["dev_rows"] > 0
