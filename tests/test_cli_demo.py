@@ -11,13 +11,6 @@ from verimap.cli import main  # noqa: E402
 from verimap.commands.demo import demo_data  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def shared_encoder(encoder, monkeypatch):
-    import verimap.config
-
-    monkeypatch.setitem(verimap.config.ENCODER_CACHE, (None, "cpu"), encoder)
-
-
 CORPUS, QUERIES = demo_data()
 BY_ID = {p["id"]: p["text"] for p in CORPUS}
 
@@ -38,7 +31,16 @@ def test_demo_near_misses_look_close_to_pooled_cosine(q, encoder):
     assert max(cos[1:]) > cos[0] - 0.15
 
 
-@pytest.mark.parametrize("q", QUERIES, ids=[q["kind"] + ":" + q["answer"] for q in QUERIES])
+# Demo queries the shipped weights get wrong at their default threshold, recorded rather than hidden (strict: a
+# fix makes the test fail until this set is updated). The demo prints these verdicts as they are.
+DEMO_WRONG: set[str] = set()
+
+
+@pytest.mark.parametrize("q", [
+    pytest.param(q, id=q["kind"] + ":" + q["answer"],
+                 marks=pytest.mark.xfail(q["answer"] in DEMO_WRONG, strict=True,
+                                         reason="shipped weights misjudge this demo query (docs/benchmarks.md)"))
+    for q in QUERIES])
 def test_demo_verifier_accepts_answer_and_rejects_near_misses(q, verifier):
     scores = verifier.score(q["query"], [BY_ID[q["answer"]], *(BY_ID[n] for n in q["near_misses"])])
     assert scores[0] >= verifier.threshold, f"answer rejected: {scores}"

@@ -19,13 +19,6 @@ NEAR_MISS = "The man bit the dog."
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(autouse=True)
-def shared_encoder(encoder, monkeypatch):
-    import verimap.config
-
-    monkeypatch.setitem(verimap.config.ENCODER_CACHE, (None, "cpu"), encoder)
-
-
 def run(capsys, *argv):
     rc = main([str(a) for a in argv])
     out, err = capsys.readouterr()
@@ -41,8 +34,10 @@ def test_verify_prints_score_and_verdict(capsys, verifier):
     assert out.strip() == f"{score:.3f}  {verdict}  (threshold {verifier.threshold:.2f})"
 
 
-def test_verify_accepts_true_match_and_rejects_near_miss(capsys):
-    rc, out, _ = run(capsys, "verify", QUERY, TRUE, NEAR_MISS, "--json")
+def test_verify_accepts_true_match_and_rejects_near_miss(capsys, verifier):
+    good, bad = verifier.score(QUERY, [TRUE, NEAR_MISS])  # a threshold between them: the CLI's plumbing
+    assert good > bad
+    rc, out, _ = run(capsys, "verify", QUERY, TRUE, NEAR_MISS, "--json", "--threshold", str((good + bad) / 2))
     assert rc == 0
     res = json.loads(out)
     assert [r["candidate"] for r in res["results"]] == [TRUE, NEAR_MISS]

@@ -53,3 +53,24 @@ def test_fine_tune_on_user_pairs(tmp_path, encoder):
     assert main(["train", "--pairs", str(pairs), "--out", str(out), "--epochs", "1", "--no-cache"]) == 0
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["data"] == {"user_pairs": str(pairs)} and card["dev_rows"] > 0
+
+
+def test_query_shaped_rows_pair_each_positive_with_a_near_miss_of_the_same_text():
+    from verimap.training.data import Example, query_shaped
+    from verimap.training.rules import question_form
+
+    assert question_form("The drug is effective.") == "Is the drug effective?"
+    assert question_form("Paris is, they say, large.") is not None
+    assert question_form("No auxiliary here.") is None
+    foil = Example("A man is riding a red motorcycle on the road.", "A man is riding a blue motorcycle on the road.",
+                   0, "attribute", "test", "g")
+    rows = query_shaped([foil, Example("Two dogs are sleeping on a couch.", "x", 1, "paraphrase", "test", "h")], 0)
+    by_source = {}
+    for r in rows:
+        by_source.setdefault(r.source, []).append(r)
+    assert by_source["test+question"][0].a == "Is a man riding a red motorcycle on the road?"
+    for group in by_source.values():  # each generated positive comes with its near-miss on the same query
+        assert sorted(r.label for r in group) == [0, 1]
+        assert group[0].a == group[1].a
+    fragment = by_source["test+fragment"][0].a
+    assert "red" in fragment and fragment != foil.a

@@ -157,23 +157,15 @@ def resolve(args: argparse.Namespace) -> Config:
         raise CLIError(str(exc)) from exc
 
 
-# Encoders already loaded in this process, by (model, device): repeated in-process CLI calls (tests, notebooks)
-# load the model once.
-ENCODER_CACHE: dict[tuple[str | None, str], Any] = {}
-
-
 def make_encoder(cfg: Config):
-    """The encoder a config names, loaded once per process."""
+    """The encoder a config names, loaded once per process (:func:`verimap.shared.shared_encoder`)."""
     from verimap.cli import CLIError
-    from verimap.encoder import TokenEncoder
+    from verimap.shared import shared_encoder
 
-    key = (cfg.encoder, cfg.device)
-    if key not in ENCODER_CACHE:
-        try:
-            ENCODER_CACHE[key] = TokenEncoder(cfg.encoder, device=cfg.device)
-        except (FileNotFoundError, OSError, ValueError, RuntimeError) as exc:
-            raise CLIError(f"cannot load encoder {cfg.encoder or '(bundled)'}: {exc}") from exc
-    return ENCODER_CACHE[key]
+    try:
+        return shared_encoder(cfg.encoder, cfg.device)
+    except (FileNotFoundError, OSError, ValueError, RuntimeError) as exc:
+        raise CLIError(f"cannot load encoder {cfg.encoder or '(bundled)'}: {exc}") from exc
 
 
 def make_verifier(cfg: Config, encoder=None):

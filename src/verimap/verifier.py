@@ -94,7 +94,9 @@ class Verifier(Scorer):
     def _score_encoded(self, pairs: list[tuple[Encoded, Encoded]]) -> list[float]:
         logits = self.pair_logits(pairs)
         cal = self.card.calibration
-        return [0.0 if x is None else float(torch.sigmoid(torch.tensor(cal["scale"] * x + cal["bias"]))) for x in logits]
+        z = torch.tensor([0.0 if x is None else x for x in logits], dtype=torch.float64)
+        probs = torch.sigmoid(cal["scale"] * z + cal["bias"]).tolist()
+        return [0.0 if x is None else p for x, p in zip(logits, probs)]  # a side with no tokens matches nothing
 
     def pair_logits(self, pairs: list[tuple[Encoded, Encoded]]) -> list[float | None]:
         """Raw network logit per pair (``None`` where a side has no tokens).

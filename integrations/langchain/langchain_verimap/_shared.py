@@ -13,7 +13,6 @@ Nothing here scores, thresholds or batches: every decision is :meth:`verimap.Ver
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Sequence
 from numbers import Real
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 from langchain_core.documents import Document
 
 from verimap import RankResult, TokenEncoder, Verifier
+from verimap.shared import shared_encoder, shared_verifier
 
 # Metadata keys, documented in docs/langchain.md.
 RELEVANCE_SCORE = "relevance_score"
@@ -34,44 +34,14 @@ REJECTED = "verimap_rejected"
 INCOMING_SCORE_KEYS = (RELEVANCE_SCORE, "score")
 """Where an incoming (retriever / earlier reranker) score is looked for, first match wins."""
 
-_lock = threading.Lock()
-_encoders: dict[str, TokenEncoder] = {}
-_verifiers: dict[tuple[str | None, str, int], Verifier] = {}
-
-
-def device_key(device: Any) -> str:
-    """Canonical device name (``"cpu"``, ``"cuda:0"`` ...) so equal devices share one cache entry."""
-    import torch
-
-    return str(torch.device(device))
-
-
-def weights_key(weights: str | os.PathLike | None) -> str | None:
-    return None if weights is None else os.path.realpath(os.fspath(weights))
-
-
 def get_encoder(device: Any = "cpu") -> TokenEncoder:
-    """The process-wide bundled encoder for ``device`` (loaded on first use)."""
-    key = device_key(device)
-    with _lock:
-        if key not in _encoders:
-            _encoders[key] = TokenEncoder(device=key)
-        return _encoders[key]
+    """The process-wide bundled encoder for ``device`` (:func:`verimap.shared.shared_encoder`)."""
+    return shared_encoder(None, device)
 
 
 def get_verifier(weights: str | os.PathLike | None = None, device: Any = "cpu", batch_size: int = 64) -> Verifier:
-    """The process-wide verifier for ``(weights, device, batch_size)``, on the shared encoder of ``device``.
-
-    ``batch_size`` is part of the key only because the core reads it from the instance; the weights file and
-    the encoder are what is worth sharing, and they are (the network itself is under a megabyte).
-    """
-    dkey = device_key(device)
-    key = (weights_key(weights), dkey, batch_size)
-    encoder = get_encoder(dkey)
-    with _lock:
-        if key not in _verifiers:
-            _verifiers[key] = Verifier(key[0], encoder=encoder, device=dkey, batch_size=batch_size)
-        return _verifiers[key]
+    """The process-wide verifier for ``(weights, device, batch_size)`` (:func:`verimap.shared.shared_verifier`)."""
+    return shared_verifier(weights, device, batch_size)
 
 
 def incoming_score(doc: Document) -> float | None:

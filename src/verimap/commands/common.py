@@ -12,13 +12,17 @@ SCORERS = ("verifier", "maxsim", "pooled")
 
 
 def make_scorer(name: str, weights: str | None = None):
-    from verimap import MaxSim, PooledCosine, Verifier
+    from verimap import MaxSim, PooledCosine, WeightsError
+    from verimap.shared import shared_encoder, shared_verifier
 
     if name == "verifier":
-        return Verifier(weights)
+        try:
+            return shared_verifier(weights)
+        except WeightsError as exc:
+            raise CLIError(str(exc)) from exc
     if weights:
         raise CLIError("--weights only applies to --scorer verifier")
-    return {"maxsim": MaxSim, "pooled": PooledCosine}[name]()
+    return {"maxsim": MaxSim, "pooled": PooledCosine}[name](shared_encoder())
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:

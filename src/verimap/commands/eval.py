@@ -25,6 +25,11 @@ class MemoEncoder:
             self.memo.update(zip(todo, self.inner.encode(todo, warn=False)))
         return [self.memo[t] for t in texts]
 
+    def pooled(self, texts):
+        import torch
+
+        return torch.stack([e.pooled for e in self.encode(texts)])
+
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from verimap import MaxSim, PooledCosine, TokenEncoder, Verifier
@@ -44,6 +49,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
     }
     sets = build_sets(data, limit=args.limit)
     table = evaluate(scorers, sets, {"verifier": verifier.threshold})
+    if args.scifact:
+        from verimap.evaluation.retrieval import scifact_ndcg
+
+        maxsim = MaxSim(encoder)  # type: ignore[arg-type]
+
+        def policy(query, texts, dense):
+            kept, rejected = verifier.rank(query, texts, mode="fuse", return_rejected=True)
+            order = [r.index for r in kept + rejected]
+            return [-order.index(i) for i in range(len(texts))]
+
+        ndcg = scifact_ndcg(encoder, {
+            "MaxSim": lambda q, t, d: maxsim.score(q, t),
+            "verifier": lambda q, t, d: verifier.score(q, t),
+            "default policy": policy,
+        }, data, n_queries=args.scifact)
+        row = f"SciFact nDCG@10, dense top-100 → rerank ({args.scifact} queries)"
+        table[row] = {"pooled cosine": ndcg["dense"], "MaxSim": ndcg["MaxSim"], "verifier": ndcg["verifier"]}
+        table["SciFact nDCG@10, default policy (fuse verifier + MaxSim; rejected last)"] = {"verifier": ndcg["default policy"]}
     md = to_markdown(table, list(scorers))
     print(md)
     if args.json:
@@ -66,6 +89,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", help="verifier weights to evaluate (default: shipped)")
     p.add_argument("--data", help="shared data folder (default: ../shared/data beside the checkout)")
     p.add_argument("--limit", type=int, default=1000, help="rows per set (0 = all)")
+    p.add_argument("--scifact", type=int, default=0, help="also rank SciFact with this many queries (0 = skip)")
     p.add_argument("--json", help="also write the table as JSON here")
     p.add_argument("--write", help="replace the eval table in this markdown file (e.g. docs/benchmarks.md)")
     p.set_defaults(func=cmd_eval)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -42,7 +44,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             config.init_weights = str(SHIPPED)
     try:
         metrics = train(config, args.out, data_dir=Path(args.data) if args.data else None, user_pairs=user,
-                        cache_dir=None if args.no_cache else Path(args.cache_dir))
+                        cache_dir=None if args.no_cache else Path(args.cache_dir),
+                        command=shlex.join(["verimap", *sys.argv[1:]]))
     except ValueError as exc:
         raise CLIError(str(exc)) from exc
     print(json.dumps(metrics, indent=2))

@@ -17,9 +17,10 @@ import json
 import random
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
-from verimap.training.rules import any_perturbation
+from verimap.training.rules import (any_perturbation, changed_words, did_question, fragment, perturb,
+                                   question_form, wh_question)
 
 SHIPPABLE = ("paws_dev", "sugarcrepe", "cad_train", "breaking_nli")
 EVAL_ONLY = ("mrpc_train", "sick_train", "condaqa_dev", "scifact")
@@ -112,8 +113,65 @@ def anchored_contrast(examples: Iterable[Example], seed: int) -> list[Example]:
     return out
 
 
+# Words real queries carry that their answer does not ("when do they leave?"): wrapped around both a
+# positive's query and its near-miss's query, so they teach tolerance, never a shortcut.
+QUERY_WRAPPERS = [("When", "?"), ("How often", "?"), ("Where", "?"), ("Why", "?"), ("Tell me about", ""),
+                  ("Is it true that", "?"), ("What about", "?"), ("", ": when?"), ("", " - how many?"),
+                  ("", ": is that right?"), ("Can you explain", "?"), ("", "?")]
+
+
+def wrap_query(text: str, rng: random.Random) -> str:
+    head, tail = rng.choice(QUERY_WRAPPERS)
+    body = text.rstrip(" .?!")
+    body = body[:1].lower() + body[1:] if head and body[:2].istitle() and body.split()[0].lower() in {
+        "the", "a", "an", "two", "three", "some", "this"} else body
+    return f"{head} {body}{tail}".strip()
+
+
+def query_shaped(examples: Sequence[Example], seed: int) -> list[Example]:
+    """Rows shaped like retrieval, each positive with a near-miss built from the same text:
+
+    - question form: ("Is the drug effective?", "The drug is effective.") = 1, and the same question against
+      the row's near-miss (a foil, or a rule-made one) = 0. The positive reorders and changes words, so
+      overlap cannot tell the two apart;
+    - fragment queries: a 4+ word window of the text that spans every word the foil changed, against the
+      text (1) and against the foil (0);
+    - passages: the sentence inside a two-sentence passage (1) against the same passage with its near-miss (0).
+    """
+    rng = random.Random(seed + 1)
+    pool = [ex.a for ex in examples]
+    out: list[Example] = []
+    for ex in examples:
+        if ex.label != 0:
+            continue
+        text, miss = ex.a, ex.b
+        for q in {question_form(text), did_question(text), wh_question(text)} - {None}:
+            out += [Example(q, text, 1, "question", f"{ex.source}+question", ex.group),
+                    Example(q, miss, 0, ex.kind, f"{ex.source}+question", ex.group)]
+            # the structural kinds the mission names, against the same question
+            for kind in ("role_swap", "entity_swap", "negation", "direction"):
+                other = perturb(text, kind, rng)
+                if other is not None:
+                    out.append(Example(q, other, 0, kind, f"{ex.source}+question", ex.group))
+                    break
+        f = fragment(text, changed_words(text, miss), rng)
+        if f is not None and rng.random() < 0.5:
+            f = wrap_query(f, rng)
+        if f is not None:
+            out += [Example(f, text, 1, "fragment", f"{ex.source}+fragment", ex.group),
+                    Example(f, miss, 0, ex.kind, f"{ex.source}+fragment", ex.group)]
+        other = rng.choice(pool)
+        if other != text and len(other.split()) + len(text.split()) < 45:
+            before = rng.random() < 0.5
+            join = (lambda s: f"{other} {s}") if before else (lambda s: f"{s} {other}")
+            q = wrap_query(text, rng) if rng.random() < 0.5 else text
+            out += [Example(q, join(text), 1, "passage", f"{ex.source}+passage", ex.group),
+                    Example(q, join(miss), 0, ex.kind, f"{ex.source}+passage", ex.group)]
+    return out
+
+
 def build(data_dir: Path, sources: Iterable[str], *, seed: int = 0, rules: bool = True,
-          light_positives: bool = True) -> dict[str, list[Example]]:
+          light_positives: bool = True, query_rows: bool = False) -> dict[str, list[Example]]:
     """``{"train": [...], "dev": [...]}`` over the given sources, with generated rows on the same side as
     their source item."""
     split: dict[str, list[Example]] = {"train": [], "dev": []}
@@ -121,9 +179,11 @@ def build(data_dir: Path, sources: Iterable[str], *, seed: int = 0, rules: bool 
         rows = load_source(data_dir, name)
         if rules:
             rows += minimal_contrast(rows, seed)
+        if query_rows:
+            rows += query_shaped(rows, seed)
         if light_positives:
             rows += anchored_contrast(rows, seed)
-        for ex in rows:
+        for ex in dict.fromkeys(rows):  # one row per distinct example (a premise can head several rows)
             split[split_of(ex.group)].append(ex)
     return split
 

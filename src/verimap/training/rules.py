@@ -186,3 +186,118 @@ def any_perturbation(sentence: str, rng: random.Random) -> tuple[str, str] | Non
         if out is not None:
             return out, kind
     return None
+
+
+# -- same-meaning rewrites (positives that change the surface, so overlap alone cannot decide) -------------------
+def question_form(sentence: str) -> str | None:
+    """Front the first auxiliary: "The drug is effective." → "Is the drug effective?" (a query for the statement)."""
+    tokens = re.findall(r"[\w'-]+|[^\w\s]", sentence)
+    low = [t.lower() for t in tokens]
+    aux = [i for i, t in enumerate(low) if t in AUX and 0 < i < len(tokens) - 1]
+    # Only simple sentences: the auxiliary is near the start and belongs to the main clause.
+    if not aux or aux[0] > 6 or len(tokens) > 30 or any(t in {"?", ";", ","} for t in tokens[: aux[0]]):
+        return None
+    i = aux[0]
+    rest = tokens[:i] + tokens[i + 1 :]
+    while rest and rest[-1] in {".", "!"}:
+        rest = rest[:-1]
+    if not rest:
+        return None
+    if low[0] in DETERMINERS | {"it", "there", "we", "they", "he", "she"}:
+        rest[0] = rest[0].lower()  # a common word loses its capital; names keep theirs
+    out = [tokens[i].capitalize()] + rest + ["?"]
+    return re.sub(r" ([.,;:!?)])", r"\1", " ".join(out))
+
+
+# Past forms → base forms for "did"-questions ("The man bit the dog." → "Did the man bite the dog?").
+LEMMAS = {"bit": "bite", "ate": "eat", "saw": "see", "hit": "hit", "took": "take", "gave": "give", "made": "make",
+          "held": "hold", "caught": "catch", "beat": "beat", "threw": "throw", "drove": "drive", "rode": "ride",
+          "met": "meet", "led": "lead", "fed": "feed", "left": "leave", "found": "find", "told": "tell",
+          "sent": "send", "brought": "bring", "bought": "buy", "sold": "sell", "won": "win", "lost": "lose",
+          "paid": "pay", "wrote": "write", "ran": "run", "sat": "sit", "stood": "stand", "kept": "keep",
+          "taught": "teach", "fought": "fight", "chose": "choose", "hid": "hide", "shot": "shoot",
+          "struck": "strike", "wore": "wear", "drank": "drink", "swam": "swim", "flew": "fly", "grew": "grow",
+          "knew": "know", "began": "begin", "broke": "break", "spoke": "speak", "stole": "steal", "got": "get",
+          "went": "go", "came": "come", "became": "become", "built": "build", "felt": "feel", "heard": "hear"}
+REGULAR_PAST = re.compile(r"^[a-z]{3,}ed$")
+
+
+def _base_form(verb: str) -> str | None:
+    low = verb.lower()
+    if low in LEMMAS:
+        return LEMMAS[low]
+    if REGULAR_PAST.match(low) and not low.endswith("eed"):  # need, speed, breed are not past forms
+        stem = low[:-2]
+        if stem.endswith(("at", "iv", "ov", "ir", "ur", "as", "os", "ik", "ak", "ok", "uc", "id", "ad", "ag", "ar")):
+            return stem + "e"  # chased → chase, loved → love (a heuristic; wrong forms only cost one noisy row)
+        if len(stem) > 3 and stem[-1] == stem[-2] and stem[-1] not in "ls":
+            return stem[:-1]  # stopped → stop
+        if stem.endswith("i"):
+            return stem[:-1] + "y"  # carried → carry
+        return stem
+    return None
+
+
+def did_question(sentence: str) -> str | None:
+    """ "The man bit the dog." → "Did the man bite the dog?" (the first past-tense verb after the subject)."""
+    tokens = re.findall(r"[\w'-]+|[^\w\s]", sentence)
+    low = [t.lower() for t in tokens]
+    if len(tokens) > 30 or any(t in AUX or t in {"?", ";"} for t in low):
+        return None
+    for i in range(1, min(len(tokens) - 1, 6)):
+        base = _base_form(tokens[i])
+        if base is None or any(t in {","} for t in tokens[:i]):
+            continue
+        subject = tokens[:i]
+        if subject[0].lower() in DETERMINERS | {"it", "there", "we", "they", "he", "she"}:
+            subject = [subject[0].lower()] + subject[1:]
+        rest = [t for t in tokens[i + 1 :] if t not in {".", "!"}]
+        return re.sub(r" ([.,;:!?)])", r"\1", " ".join(["Did", *subject, base, *rest, "?"]))
+    return None
+
+
+def wh_question(sentence: str) -> str | None:
+    """ "Germany beat Brazil in the final." → "Who beat Brazil in the final?" (subject replaced by who/what)."""
+    tokens = re.findall(r"[\w'-]+|[^\w\s]", sentence)
+    low = [t.lower() for t in tokens]
+    if len(tokens) > 30 or "?" in tokens:
+        return None
+    for i in range(1, min(len(tokens) - 1, 5)):
+        if low[i] in VERBS - {"will", "can", "did", "does", "do"} or _base_form(tokens[i]) or low[i] in {"is", "was"}:
+            if any(t in {",", "and", "or"} for t in low[:i]):
+                return None
+            wh = "Who" if tokens[0][:1].isupper() and low[0] not in DETERMINERS or low[i - 1] in {
+                "man", "woman", "men", "women", "boy", "girl", "person", "people", "child", "team", "player"} else "What"
+            rest = [t for t in tokens[i:] if t not in {".", "!"}]
+            return re.sub(r" ([.,;:!?)])", r"\1", " ".join([wh, *rest, "?"]))
+    return None
+
+
+def changed_words(text: str, foil: str) -> set[str]:
+    """Lower-cased words of ``text`` that the foil removed or moved (by position-insensitive multiset diff,
+    plus the words whose position changed for same-bag swaps)."""
+    a = re.findall(r"\w+", text.lower())
+    b = re.findall(r"\w+", foil.lower())
+    from collections import Counter
+
+    gone = set((Counter(a) - Counter(b)).elements())
+    added = set((Counter(b) - Counter(a)).elements())
+    if not gone and not added:  # same bag of words: a swap; every word whose slot changed
+        gone = {x for x, y in zip(a, b) if x != y}
+    return gone | ({w for w in a if w in added} if added else set())
+
+
+def fragment(text: str, keep: set[str], rng: random.Random) -> str | None:
+    """A query-like fragment of ``text``: a contiguous window of 4+ words that contains every word in ``keep``
+    (so a near-miss that changed those words is still a near-miss of the fragment). ``None`` when the window
+    would be the whole text."""
+    words = text.rstrip(".").split()
+    idx = [i for i, w in enumerate(words) if re.sub(r"\W", "", w.lower()) in keep]
+    if not idx:
+        return None
+    lo, hi = min(idx), max(idx)
+    lo = max(0, lo - rng.randint(1, 3))
+    hi = min(len(words) - 1, hi + rng.randint(1, 3))
+    if hi - lo + 1 < 4 or (lo == 0 and hi == len(words) - 1):
+        return None
+    return " ".join(words[lo : hi + 1])

@@ -42,6 +42,7 @@ class TrainConfig:
     sources: list[str] = field(default_factory=lambda: ["paws_dev", "sugarcrepe", "cad_train", "breaking_nli"])
     rules: bool = True
     light_positives: bool = True
+    query_rows: bool = False  # question-form, fragment and passage rows (see data.query_shaped)
     max_train: int | None = None  # cap on training examples (tiny configs, quick trials)
     max_dev: int | None = None
     epochs: int = 8
@@ -58,6 +59,7 @@ class TrainConfig:
     adapter_alpha: float = 16.0
     encoder_lr: float = 2e-4
     steps: int = 0  # end-to-end optimisation steps (the frozen path uses epochs)
+    end_to_end_batch_size: int = 16  # pairs per end-to-end step (the encoder's backward pass dominates)
     eval_every: int = 200
     network: NetworkConfig = field(default_factory=NetworkConfig)
 
@@ -179,6 +181,28 @@ def fit_platt(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     return {"scale": float(p[0]), "bias": float(p[1])}
 
 
+LICENCES = {
+    "paws_dev": "PAWS: free for any purpose (Google)",
+    "sugarcrepe": "SugarCrepe: MIT; COCO captions CC BY 4.0",
+    "cad_train": "CAD-SNLI: Apache-2.0; SNLI CC BY-SA 4.0",
+    "breaking_nli": "Breaking-NLI: CC BY-SA 4.0",
+}
+
+
+def licence_of(data_desc: dict) -> dict:
+    """What the training data's licences imply for the weights (see shared/data/SOURCES.md)."""
+    if "user_pairs" in data_desc:
+        return {"data": "user-supplied pairs: their licence applies"}
+    sources = data_desc["sources"]
+    unknown = [s for s in sources if s not in LICENCES]
+    share_alike = [s for s in sources if "BY-SA" in LICENCES.get(s, "")]
+    return {
+        "data": [LICENCES.get(s, f"{s}: see SOURCES.md (not cleared for shipped weights)") for s in sources],
+        "weights": "CC BY-SA 4.0 (share-alike training data)" if share_alike else "Apache-2.0",
+        "not_cleared": unknown,
+    }
+
+
 def load_split(config: TrainConfig, data_dir: Path | None, user_pairs: Path | None, rng: random.Random):
     if user_pairs is not None:
         rows = read_user_pairs(user_pairs)
@@ -187,8 +211,9 @@ def load_split(config: TrainConfig, data_dir: Path | None, user_pairs: Path | No
         data_desc = {"user_pairs": str(user_pairs)}
     else:
         split = build(data_dir or default_data_dir(), config.sources, seed=config.seed, rules=config.rules,
-                      light_positives=config.light_positives)
-        data_desc = {"sources": config.sources, "rules": config.rules, "light_positives": config.light_positives}
+                      light_positives=config.light_positives, query_rows=config.query_rows)
+        data_desc = {"sources": config.sources, "rules": config.rules, "light_positives": config.light_positives,
+                     "query_rows": config.query_rows}
     train_rows, dev_rows = split["train"], split["dev"]
     rng.shuffle(train_rows)
     rng.shuffle(dev_rows)
@@ -207,6 +232,7 @@ def train(
     user_pairs: Path | None = None,
     cache_dir: Path | None = Path(".cache"),
     log: Callable[[str], None] = print,
+    command: str | None = None,
 ) -> dict:
     """Train, calibrate on dev, pick the threshold on dev, save weights + card; return the card's metrics."""
     t0 = time.time()
@@ -232,16 +258,10 @@ def train(
     dev_labels = np.array([r.label for r in dev_rows])
     size = (config.network.map_rows, config.network.map_cols)
 
-    if config.adapter_rank:
-        adapter = {"rank": config.adapter_rank, "alpha": config.adapter_alpha}
-        tuned = encoder.with_adapter(adapter, adapter_state)
-        best = _fit_end_to_end(config, net, tuned, train_rows, dev_rows, dev_labels, pos_weight, rng, log, t0)
-        from verimap.adapter import lora_state
-
-        adapter_state = lora_state(tuned.model)
-        dev_cache = VectorCache(tuned, None)
-    else:
-        adapter = None
+    # Stage 1 (epochs > 0): the network on cached maps of the frozen encoder.
+    best: dict = {}
+    adapter = None
+    if config.epochs:
         cache_path = None
         if cache_dir is not None:
             tag = hashlib.sha256(encoder.encoder_id.encode()).hexdigest()[:8]
@@ -249,14 +269,27 @@ def train(
         dev_cache = VectorCache(encoder, cache_path)
         dev_cache.fill([t for r in train_rows + dev_rows for t in (r.a, r.b)])
         log(f"vectors ready ({len(dev_cache.vectors)} texts) after {time.time() - t0:.0f}s")
-        best = _fit_frozen(config, net, dev_cache, train_rows, dev_rows, dev_labels, pos_weight, size, rng, log, t0)
+        best["frozen"] = _fit_frozen(config, net, dev_cache, train_rows, dev_rows, dev_labels, pos_weight, size,
+                                     rng, log, t0)
+    # Stage 2 (adapter_rank > 0 and steps > 0): LoRA on a verifier-side encoder copy, end to end.
+    if config.adapter_rank and config.steps:
+        adapter = {"rank": config.adapter_rank, "alpha": config.adapter_alpha}
+        tuned = encoder.with_adapter(adapter, adapter_state)
+        best["end_to_end"] = _fit_end_to_end(config, net, tuned, train_rows, dev_rows, dev_labels, pos_weight, rng,
+                                             log, t0)
+        from verimap.adapter import lora_state
+
+        adapter_state = lora_state(tuned.model)
+        dev_cache = VectorCache(tuned, None)
+    if not best:
+        raise ValueError("nothing to train: set epochs (frozen encoder) and/or adapter_rank with steps (LoRA)")
 
     net.eval()
     dev_cache.fill([t for r in dev_rows for t in (r.a, r.b)], progress=False)
     dev_logits = logits_of(net, dev_cache, dev_rows)
     calibration = fit_platt(dev_logits, dev_labels)
     probs = 1 / (1 + np.exp(-(calibration["scale"] * dev_logits + calibration["bias"])))
-    threshold = float(np.quantile(probs[dev_labels == 1], 1 - config.target_tar))
+    threshold = default_threshold(probs, dev_rows, config.target_tar)
     per_source = {}
     for src in sorted({r.source for r in dev_rows}):
         idx = np.array([r.source == src for r in dev_rows])
@@ -276,6 +309,8 @@ def train(
             "split": "dev = sha256(source item) < 0.2; calibration and threshold fitted on dev",
             "metrics": metrics,
             "seed": config.seed,
+            "license": licence_of(data_desc),
+            "command": command,
             "train_config": config.to_dict(),
             "train_rows": len(train_rows),
             "dev_rows": len(dev_rows),
@@ -285,6 +320,15 @@ def train(
     weights_io.save(net, card, out, adapter_state)
     log(f"saved {out} (threshold {threshold:.3f}, dev AUC {metrics['dev_auc']:.4f}) in {time.time() - t0:.0f}s")
     return metrics
+
+
+def default_threshold(probs: np.ndarray, dev_rows: Sequence[Example], target_tar: float) -> float:
+    """The threshold that accepts ``target_tar`` of the dev positives written by people (sources without a
+    ``+``: PAWS, Breaking-NLI, user pairs). Generated positives (question forms, fragments, near-copies) are
+    easier and would set it too high for real paraphrases; they are used only when no human positive exists."""
+    labels = np.array([r.label for r in dev_rows])
+    human = (labels == 1) & np.array(["+" not in r.source for r in dev_rows])
+    return float(np.quantile(probs[human if human.any() else labels == 1], 1 - target_tar))
 
 
 def _fit_frozen(config, net, cache, train_rows, dev_rows, dev_labels, pos_weight, size, rng, log, t0) -> dict:
@@ -307,7 +351,7 @@ def _fit_frozen(config, net, cache, train_rows, dev_rows, dev_labels, pos_weight
             nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             opt.step()
             sched.step()
-            total += float(loss) * len(batch)
+            total += loss.item() * len(batch)
         auc = roc_auc(dev_labels, logits_of(net, cache, dev_rows))
         log(f"epoch {epoch + 1}/{config.epochs} loss {total / len(train_rows):.4f} dev AUC {auc:.4f} ({time.time() - t0:.0f}s)")
         if auc > best[0]:
@@ -343,11 +387,11 @@ def _fit_end_to_end(config, net, tuned, train_rows, dev_rows, dev_labels, pos_we
     for step in range(1, config.steps + 1):
         net.train()
         tuned.model.train()
-        if position + config.batch_size > len(train_rows):
+        if position + config.end_to_end_batch_size > len(train_rows):
             rng.shuffle(train_rows)
             position = 0
-        batch = train_rows[position : position + config.batch_size]
-        position += config.batch_size
+        batch = train_rows[position : position + config.end_to_end_batch_size]
+        position += config.end_to_end_batch_size
         texts = list(dict.fromkeys(t for r in batch for t in (r.a, r.b)))
         vecs = dict(zip(texts, tuned.token_vectors(texts)))
         qs, ds = [], []
@@ -368,7 +412,7 @@ def _fit_end_to_end(config, net, tuned, train_rows, dev_rows, dev_labels, pos_we
         if step % config.eval_every == 0 or step == config.steps:
             tuned.model.eval()
             auc = dev_auc()
-            log(f"step {step}/{config.steps} loss {float(loss):.4f} dev-probe AUC {auc:.4f} ({time.time() - t0:.0f}s)")
+            log(f"step {step}/{config.steps} loss {loss.item():.4f} dev-probe AUC {auc:.4f} ({time.time() - t0:.0f}s)")
             if auc > best[0]:
                 best = (auc, snapshot(), step)
     net.load_state_dict(best[1][0])

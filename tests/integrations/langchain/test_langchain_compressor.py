@@ -31,8 +31,9 @@ def keep_all(verifier):
 
 
 # -- judgment (these depend on trained weights) ----------------------------------------------------------------
-def test_filter_mode_drops_the_near_miss(verifier):
-    compressor = StructuralVerifierCompressor(verifier=verifier, mode="filter", top_n=None)
+def test_filter_mode_drops_the_near_miss(verifier, separating_threshold):
+    compressor = StructuralVerifierCompressor(verifier=verifier, mode="filter", top_n=None,
+                                              score_threshold=separating_threshold)
     out = compressor.compress_documents(dog_docs(), QUERY)
     assert [d.page_content for d in out] == [TRUE_MATCH]
 
@@ -43,8 +44,9 @@ def test_rerank_mode_puts_the_true_match_first(verifier):
     assert [d.page_content for d in out] == [TRUE_MATCH, NEAR_MISS]
 
 
-def test_return_rejected_flags_the_near_miss(verifier):
-    compressor = StructuralVerifierCompressor(verifier=verifier, mode="filter", top_n=None, return_rejected=True)
+def test_return_rejected_flags_the_near_miss(verifier, separating_threshold):
+    compressor = StructuralVerifierCompressor(verifier=verifier, mode="filter", top_n=None, return_rejected=True,
+                                              score_threshold=separating_threshold)
     out = compressor.compress_documents(dog_docs(), QUERY)
     assert [(d.page_content, d.metadata["verimap_rejected"]) for d in out] == [(TRUE_MATCH, False), (NEAR_MISS, True)]
 
@@ -184,9 +186,10 @@ def test_in_a_contextual_compression_retriever(verifier, chroma_retriever, corpu
     assert [d.id for d in out] == [corpus[r.index].id for r in expected]
 
 
-async def test_contextual_compression_drops_the_near_miss(verifier, chroma_retriever):
+async def test_contextual_compression_drops_the_near_miss(verifier, chroma_retriever, separating_threshold):
     retriever = ContextualCompressionRetriever(
-        base_compressor=StructuralVerifierCompressor(verifier=verifier, top_n=None), base_retriever=chroma_retriever
+        base_compressor=StructuralVerifierCompressor(verifier=verifier, top_n=None, score_threshold=separating_threshold),
+        base_retriever=chroma_retriever,
     )
     for out in (retriever.invoke(QUERY), await retriever.ainvoke(QUERY)):
         texts = [d.page_content for d in out]

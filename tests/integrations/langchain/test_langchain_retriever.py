@@ -34,8 +34,9 @@ def keep_all(chroma_retriever, verifier):
 
 
 # -- judgment (depends on trained weights) -----------------------------------------------------------------------
-async def test_default_threshold_rejects_the_near_miss(chroma_retriever, verifier):
-    retriever = VerifiedRetriever(base_retriever=chroma_retriever, verifier=verifier, k=3)
+async def test_threshold_rejects_the_near_miss(chroma_retriever, verifier, separating_threshold):
+    retriever = VerifiedRetriever(base_retriever=chroma_retriever, verifier=verifier, k=3,
+                                  score_threshold=separating_threshold)
     for out in (retriever.invoke(QUERY), await retriever.ainvoke(QUERY)):
         texts = [d.page_content for d in out]
         assert texts[:1] == [TRUE_MATCH]

@@ -5,8 +5,6 @@ resolution and the text each document is read as. Nothing here scores, threshold
 
 from __future__ import annotations
 
-import threading
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from haystack import Document
@@ -16,11 +14,6 @@ if TYPE_CHECKING:  # imported lazily: loading torch is the slow part of importin
     from verimap import TokenEncoder, Verifier
 
 __all__ = ["document_text", "resolve_device", "serialize_device", "shared_encoder", "shared_verifier"]
-
-_lock = threading.Lock()
-_encoders: dict[str, "TokenEncoder"] = {}
-_verifiers: dict[tuple[str | None, str, int], "Verifier"] = {}
-
 
 def resolve_device(device: ComponentDevice | None) -> str:
     """The torch device string for ``device`` (``None``: Haystack's default, i.e. the GPU if there is one)."""
@@ -41,28 +34,17 @@ def deserialize_device(value: Any) -> ComponentDevice | None:
 
 
 def shared_encoder(device: str) -> "TokenEncoder":
-    """The bundled encoder on ``device``, loaded once per process and shared by every verimap component."""
-    from verimap import TokenEncoder
+    """The bundled encoder on ``device``, loaded once per process (:func:`verimap.shared.shared_encoder`)."""
+    from verimap.shared import shared_encoder as core_shared_encoder
 
-    with _lock:
-        if device not in _encoders:
-            _encoders[device] = TokenEncoder(device=device)
-        return _encoders[device]
+    return core_shared_encoder(None, device)
 
 
 def shared_verifier(weights: str | None, device: str, batch_size: int) -> "Verifier":
-    """A :class:`verimap.Verifier` for ``(weights, device, batch_size)``, built once per process on the shared encoder.
+    """The process-wide verifier for ``(weights, device, batch_size)`` (:func:`verimap.shared.shared_verifier`)."""
+    from verimap.shared import shared_verifier as core_shared_verifier
 
-    Verifiers are never mutated after construction (thresholds and top_k are passed per call), so sharing is safe.
-    """
-    from verimap import Verifier
-
-    key = (str(Path(weights).expanduser().resolve()) if weights is not None else None, device, batch_size)
-    encoder = shared_encoder(device)
-    with _lock:
-        if key not in _verifiers:
-            _verifiers[key] = Verifier(key[0], encoder=encoder, device=device, batch_size=batch_size)
-        return _verifiers[key]
+    return core_shared_verifier(weights, device, batch_size)
 
 
 def document_text(

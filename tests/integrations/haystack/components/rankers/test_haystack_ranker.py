@@ -47,9 +47,10 @@ def test_retriever_score_kept_in_meta(ranker):
 
 
 # -- the point of it: near-misses -------------------------------------------------------------------------------------
-def test_true_match_first_and_near_miss_rejected(ranker, near_miss_case):
+def test_true_match_first_and_near_miss_rejected(ranker, near_miss_case, separating_threshold):
     query, match, miss = near_miss_case
-    out = ranker.run(query=query, documents=[Document(content=miss, score=0.99), Document(content=match, score=0.98)])
+    out = ranker.run(query=query, documents=[Document(content=miss, score=0.99), Document(content=match, score=0.98)],
+                     score_threshold=separating_threshold)
     assert [d.content for d in out["documents"]][:1] == [match]
     assert miss in [d.content for d in out["rejected"]]
 
@@ -68,12 +69,22 @@ def test_threshold_is_applied_before_top_k(ranker, verifier):
     assert out["documents"] == [] and len(out["rejected"]) == len(TEXTS)
 
 
-def test_init_top_k_and_threshold_are_defaults_run_overrides(verifier):
+def test_init_top_k_and_threshold_are_defaults_run_overrides():
     ranker = StructuralVerifierRanker(top_k=2, score_threshold=0.0)
     assert len(ranker.run(query=QUERY, documents=docs())["documents"]) == 2
     assert len(ranker.run(query=QUERY, documents=docs(), top_k=3)["documents"]) == 3
     out = ranker.run(query=QUERY, documents=docs(), score_threshold=1.0)
     assert out["documents"] == [] or all(d.meta["verifier_score"] >= 1.0 for d in out["documents"])
+
+
+def test_weights_path_is_loaded(ranker):
+    from verimap.weights import SHIPPED, WeightsError
+
+    explicit = StructuralVerifierRanker(weights=str(SHIPPED), top_k=None, score_threshold=0.0)
+    default = ranker.run(query=QUERY, documents=docs(), score_threshold=0.0)
+    assert explicit.run(query=QUERY, documents=docs()) == default
+    with pytest.raises(WeightsError, match="not found"):  # a missing weights file fails at warm_up
+        StructuralVerifierRanker(weights="/nonexistent/verifier.safetensors").warm_up()
 
 
 # -- modes ------------------------------------------------------------------------------------------------------------

@@ -53,9 +53,9 @@ def test_recall_k_and_top_k_per_call(verified):
     assert len(out["documents"]) == 1
 
 
-def test_match_first_near_miss_rejected(verified, near_miss_case):
+def test_match_first_near_miss_rejected(verified, near_miss_case, separating_threshold):
     query, match, miss = near_miss_case
-    out = verified.run(query=query)
+    out = verified.run(query=query, score_threshold=separating_threshold)
     assert [d.content for d in out["documents"]][:1] == [match]
     assert miss in [d.content for d in out["rejected"]]
 
