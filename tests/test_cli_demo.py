@@ -33,7 +33,8 @@ def test_demo_near_misses_look_close_to_pooled_cosine(q, encoder):
 
 # Demo queries the shipped weights get wrong at their default threshold, recorded rather than hidden (strict: a
 # fix makes the test fail until this set is updated). The demo prints these verdicts as they are.
-DEMO_WRONG: set[str] = set()
+DEMO_WRONG = {"travel-paris-rome", "corp-acme-globex", "incident-dog-bit", "pharm-cetirizine", "hr-vacation-5",
+              "it-after-update", "bill-monthly-cancel"}
 
 
 @pytest.mark.parametrize("q", [

@@ -68,9 +68,10 @@ def test_query_shaped_rows_pair_each_positive_with_a_near_miss_of_the_same_text(
     by_source = {}
     for r in rows:
         by_source.setdefault(r.source, []).append(r)
-    assert by_source["test+question"][0].a == "Is a man riding a red motorcycle on the road?"
-    for group in by_source.values():  # each generated positive comes with its near-miss on the same query
-        assert sorted(r.label for r in group) == [0, 1]
-        assert group[0].a == group[1].a
+    assert "Is a man riding a red motorcycle on the road?" in {r.a for r in by_source["test+question"]}
+    for group in by_source.values():  # each generated positive comes with a near-miss on the same query
+        positives = {r.a for r in group if r.label == 1}
+        negatives = {r.a for r in group if r.label == 0}
+        assert positives and positives <= negatives
     fragment = by_source["test+fragment"][0].a
     assert "red" in fragment and fragment != foil.a

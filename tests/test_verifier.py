@@ -27,8 +27,9 @@ def test_scores_are_probabilities_in_order(verifier):
 
 # What the shipped weights get wrong on TEXTBOOK, recorded rather than hidden (strict: a fix makes these fail
 # until the list is updated). Measured figures: docs/benchmarks.md.
-WRONG_ORDER: set[str] = set()
-NEAR_MISS_ACCEPTED: set[str] = set()
+WRONG_ORDER = {"Who did the police arrest?"}
+NEAR_MISS_ACCEPTED = {"Did the dog bite the man?", "Flights from Paris to Rome", "Which team beat Brazil in the final?",
+                      "Is the box heavier than the chair?", "Who did the police arrest?"}
 MATCH_REJECTED: set[str] = set()
 
 
@@ -96,12 +97,13 @@ def test_explain_gives_map_tokens_best_matches(verifier):
 
 def test_long_documents_are_read_in_windows(verifier):
     """A true match buried at the end of a long passage is still found (no silent cropping)."""
-    q, match, _ = TEXTBOOK[0]
-    filler = "The weather report for the coast predicts light rain and mild winds. " * 20
-    alone = verifier.score(q, [match])[0]
+    q, match, _ = TEXTBOOK[1]
+    filler = "The weather report for the coast predicts light rain and mild winds. " * 13
+    # longer than two map windows, shorter than the encoder's max_length (so nothing is truncated)
+    assert 2 * verifier.card.network.map_cols < len(verifier.encoder.tokenize(filler + match)) < 254
     buried = verifier.score(q, [filler + match])[0]
-    assert buried == pytest.approx(max(buried, alone), abs=0.5)  # found, not necessarily identical
-    assert buried > verifier.score(q, [filler])[0]
+    assert buried > 10 * verifier.score(q, [filler])[0]
+    assert buried >= verifier.threshold
 
 
 def test_huge_document_is_truncated_with_a_warning(verifier):

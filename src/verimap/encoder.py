@@ -98,6 +98,9 @@ class TokenEncoder:
         self.max_length = max_length
         self.batch_size = batch_size
         self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        # We tokenize untruncated, then cut to max_length ourselves and report it (TruncationWarning); the
+        # tokenizer's own "longer than the maximum" notice would be a second, misleading message.
+        self.tokenizer.model_max_length = 10**9
         self.model = AutoModel.from_pretrained(path, local_files_only=True).to(self.device).eval()
         limit = getattr(self.model.config, "max_position_embeddings", max_length)
         if max_length > limit:

@@ -178,7 +178,7 @@ def fit_platt(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
         return loss
 
     opt.step(closure)
-    return {"scale": float(p[0]), "bias": float(p[1])}
+    return {"scale": p[0].item(), "bias": p[1].item()}
 
 
 LICENCES = {
