@@ -37,25 +37,24 @@ def load_scifact(data_dir: Path, n_queries: int, seed: int = 0):
 
 
 def scifact_ndcg(encoder, rerankers: dict[str, Callable[[str, list[str], list[float]], list[float]]],
-                 data_dir: Path, n_queries: int = 200, recall_k: int = 100) -> dict[str, float]:
-    """Mean nDCG@10 of dense recall and of each reranker over its top ``recall_k``.
-
-    Each reranker gets ``(query, candidate texts, dense scores)`` and returns one score per candidate.
-    """
+                 data_dir: Path, n_queries: int = 200, recall_k: int = 100) -> dict[str, list[float]]:
+    """Per-query nDCG@10 (in a fixed shuffled query order) of dense recall and of each reranker over its top
+    ``recall_k``. Each reranker gets ``(query, candidate texts, dense scores)`` and returns one score per
+    candidate."""
     corpus, queries, qrels = load_scifact(data_dir, n_queries)
     ids = list(corpus)
     doc_vecs = encoder.pooled([corpus[i] for i in ids])
     q_vecs = encoder.pooled([q for _, q in queries])
-    totals = {"dense": 0.0, **{name: 0.0 for name in rerankers}}
+    per_query: dict[str, list[float]] = {"dense": [], **{name: [] for name in rerankers}}
     for (qid, qtext), qv in zip(queries, q_vecs):
         sims = doc_vecs @ qv
         top = torch.topk(sims, recall_k)
         cand = [ids[i] for i in top.indices.tolist()]
         dense = top.values.tolist()
-        totals["dense"] += ndcg_at_10(cand, qrels[qid])
+        per_query["dense"].append(ndcg_at_10(cand, qrels[qid]))
         texts = [corpus[c] for c in cand]
         for name, rerank in rerankers.items():
             scores = rerank(qtext, texts, dense)
             order = sorted(range(len(cand)), key=lambda i: -scores[i])
-            totals[name] += ndcg_at_10([cand[i] for i in order], qrels[qid])
-    return {k: v / len(queries) for k, v in totals.items()}
+            per_query[name].append(ndcg_at_10([cand[i] for i in order], qrels[qid]))
+    return per_query
