@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from verimap.training.data import Example, load_source, minimal_contrast, split_of
+from verimap.training.rules import case_and_stop_edit
 from verimap.training.trainer import roc_auc
 
 PairScorer = Callable[[Sequence[tuple[str, str]]], list[float]]
@@ -39,8 +40,7 @@ def light_edit(sentence: str, rng: random.Random) -> str:
         i = rng.choice(spots)
         tokens[i - 1], tokens[i + 1] = tokens[i + 1], tokens[i - 1]
         return " ".join(tokens)
-    s = sentence.rstrip(".").rstrip()
-    return (s[0].lower() + s[1:]) if s[:1].isupper() else (s[:1].upper() + s[1:])
+    return case_and_stop_edit(sentence)
 
 
 def dev_rows(data_dir: Path, name: str) -> list[Example]:

@@ -188,6 +188,12 @@ def any_perturbation(sentence: str, rng: random.Random) -> tuple[str, str] | Non
     return None
 
 
+def case_and_stop_edit(sentence: str) -> str:
+    """Flip the first letter's case and drop the final full stop: a surface edit that cannot change meaning."""
+    s = sentence.rstrip(".").rstrip()
+    return (s[0].lower() + s[1:]) if s[:1].isupper() else (s[:1].upper() + s[1:])
+
+
 # -- same-meaning rewrites (positives that change the surface, so overlap alone cannot decide) -------------------
 def question_form(sentence: str) -> str | None:
     """Front the first auxiliary: "The drug is effective." → "Is the drug effective?" (a query for the statement)."""
