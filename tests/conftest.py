@@ -36,3 +36,50 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture()
+def chroma_server(tmp_path):
+    """A real ``chroma run`` server on a free port (the documented way to share an index between processes)."""
+    import shutil
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    exe = Path(sys.executable).with_name("chroma")
+    chroma = str(exe) if exe.exists() else shutil.which("chroma")
+    if not chroma:
+        pytest.skip("the `chroma` server command is not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([chroma, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1",
+                               "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.skip("could not start a local chroma server")
+                time.sleep(0.2)
+        yield port
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.fixture()
+def copy(tmp_path):
+    """A writable copy of the shipped weights and card, to damage."""
+    import shutil
+
+    from verimap.weights import SHIPPED, card_path
+
+    dst = tmp_path / "v.safetensors"
+    shutil.copy(SHIPPED, dst)
+    shutil.copy(card_path(SHIPPED), card_path(dst))
+    return dst

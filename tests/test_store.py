@@ -137,41 +137,13 @@ def test_clean_meta():
 
 
 @pytest.mark.slow
-def test_http_client_against_a_chroma_server(tmp_path, encoder):
+def test_http_client_against_a_chroma_server(encoder, chroma_server):
     """The scale-out path: the same API over chromadb.HttpClient, against a real `chroma run` server."""
-    import shutil
-    import socket
-    import subprocess
-    import sys
-    import time
-    from pathlib import Path
-
-    exe = Path(sys.executable).with_name("chroma")
-    chroma = str(exe) if exe.exists() else shutil.which("chroma")
-    if not chroma:
-        pytest.skip("the `chroma` server command is not installed")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = subprocess.Popen([chroma, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1",
-                               "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    pytest.skip("could not start a local chroma server")
-                time.sleep(0.2)
-        remote = VerimapStore(host="127.0.0.1", port=port, collection="remote-test", encoder=encoder)
-        assert remote.where == f"http://127.0.0.1:{port}"
-        assert remote.add(PASSAGES) == len(PASSAGES)
-        assert remote.add(PASSAGES) == len(PASSAGES) and remote.count() == len(PASSAGES)
-        again = VerimapStore(host="127.0.0.1", port=port, collection="remote-test", encoder=encoder, create=False)
-        assert again.query("pets in the cabin", k=1)[0].text == PASSAGES[4]
-        assert again.collection.configuration["hnsw"]["space"] == "cosine"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    port = chroma_server
+    remote = VerimapStore(host="127.0.0.1", port=port, collection="remote-test", encoder=encoder)
+    assert remote.where == f"http://127.0.0.1:{port}"
+    assert remote.add(PASSAGES) == len(PASSAGES)
+    assert remote.add(PASSAGES) == len(PASSAGES) and remote.count() == len(PASSAGES)
+    again = VerimapStore(host="127.0.0.1", port=port, collection="remote-test", encoder=encoder, create=False)
+    assert again.query("pets in the cabin", k=1)[0].text == PASSAGES[4]
+    assert again.collection.configuration["hnsw"]["space"] == "cosine"

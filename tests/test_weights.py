@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
@@ -17,14 +16,6 @@ def test_shipped_weights_load_with_a_complete_card():
     for key in ("data", "metrics", "seed", "train_config", "license", "command"):
         assert key in card.extra, key
     assert "random" not in json.dumps(card.extra).lower()
-
-
-@pytest.fixture()
-def copy(tmp_path):
-    dst = tmp_path / "v.safetensors"
-    shutil.copy(SHIPPED, dst)
-    shutil.copy(card_path(SHIPPED), card_path(dst))
-    return dst
 
 
 def test_truncated_file_is_refused(copy):

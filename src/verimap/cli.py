@@ -11,7 +11,7 @@ import importlib
 import sys
 
 # Command modules under verimap.commands, in --help order. Imported lazily so `verimap --help` stays fast.
-COMMANDS = ["score_pairs", "train", "eval", "index", "search", "verify", "explain", "demo"]
+COMMANDS = ["score_pairs", "train", "eval", "bench", "index", "search", "verify", "explain", "demo"]
 
 
 class CLIError(Exception):

@@ -69,6 +69,8 @@ def _load_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config {path} is not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:  # tomllib decodes the bytes first: a binary or non-UTF-8 file lands here
+        raise ConfigError(f"config {path} is not valid TOML: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
 
 
 def check(cfg: Config) -> Config:

@@ -14,9 +14,8 @@ from __future__ import annotations
 import os
 import threading
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 # Never reach a model hub: the bundled encoder is on disk, and so is any path a user passes.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -24,29 +23,44 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import torch  # noqa: E402
 
+from verimap.cache import TokenCache, cache_key, decompress, default_cache  # noqa: E402
 from verimap.inputs import check_texts  # noqa: E402
 
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
+PAD_TO = 16  # texts are padded to a multiple of this many ids (see TokenEncoder.encode)
 
 
 class TruncationWarning(UserWarning):
     """Some inputs were longer than the encoder's max length and were cut."""
 
 
-@dataclass(frozen=True)
 class Encoded:
     """One text after encoding.
 
-    :param tokens: word-piece tokens, without [CLS]/[SEP].
+    :param tokens: word-piece tokens, without [CLS]/[SEP]; or a function returning them, called on first use
+        (a cache hit needs no tokenizer run unless someone reads the tokens, e.g. :meth:`Verifier.explain`).
     :param vectors: ``(len(tokens), dim)`` L2-normalised contextual token vectors (float32, CPU).
     :param pooled: ``(dim,)`` L2-normalised mean-pooled sentence vector (same as sentence-transformers').
     :param truncated: whether the text was cut at ``max_length`` tokens.
     """
 
-    tokens: list[str]
-    vectors: torch.Tensor
-    pooled: torch.Tensor
-    truncated: bool = False
+    __slots__ = ("_tokens", "vectors", "pooled", "truncated")
+
+    def __init__(self, tokens: list[str] | Callable[[], list[str]], vectors: torch.Tensor, pooled: torch.Tensor,
+                 truncated: bool = False) -> None:
+        self._tokens = tokens
+        self.vectors = vectors
+        self.pooled = pooled
+        self.truncated = truncated
+
+    @property
+    def tokens(self) -> list[str]:
+        if callable(self._tokens):
+            self._tokens = self._tokens()
+        return self._tokens
+
+    def __repr__(self) -> str:
+        return f"Encoded({len(self.vectors)} tokens, truncated={self.truncated})"
 
 
 def bundled_model_path() -> Path:
@@ -69,6 +83,9 @@ class TokenEncoder:
     :param max_length: tokens per text including [CLS]/[SEP]; longer texts are cut and a
         :class:`TruncationWarning` says how many.
     :param batch_size: texts per forward pass; texts are sorted by length first so padding stays small.
+    :param cache: a :class:`~verimap.cache.TokenCache` to reuse encodings from (``True``: a fresh in-memory one,
+        see :func:`~verimap.cache.default_cache`; ``False``/``None``: encode every time, in full fp32). With a
+        cache, every encoding is returned as stored (int8 by default), whether it was a hit or a miss.
     """
 
     def __init__(
@@ -78,6 +95,7 @@ class TokenEncoder:
         device: str | torch.device = "cpu",
         max_length: int = 256,
         batch_size: int = 32,
+        cache: TokenCache | bool | None = True,
     ) -> None:
         from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -97,11 +115,16 @@ class TokenEncoder:
         self.device = torch.device(device)
         self.max_length = max_length
         self.batch_size = batch_size
+        self.cache: TokenCache | None = default_cache() if cache is True else (cache if isinstance(cache, TokenCache) else None)
         self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         # We tokenize untruncated, then cut to max_length ourselves and report it (TruncationWarning); the
         # tokenizer's own "longer than the maximum" notice would be a second, misleading message.
         self.tokenizer.model_max_length = 10**9
-        self.model = AutoModel.from_pretrained(path, local_files_only=True).to(self.device).eval()
+        # safetensors only: a pytorch_model.bin would be unpickled, and a model folder may come from anywhere.
+        if not any(path.glob("*.safetensors")):
+            raise FileNotFoundError(f"no *.safetensors weights in encoder directory {path}: verimap loads "
+                                    "safetensors only, never pickled checkpoints (convert with safetensors.torch)")
+        self.model = AutoModel.from_pretrained(path, local_files_only=True, use_safetensors=True).to(self.device).eval()
         limit = getattr(self.model.config, "max_position_embeddings", max_length)
         if max_length > limit:
             raise ValueError(f"max_length {max_length} exceeds the encoder's {limit} positions")
@@ -114,36 +137,61 @@ class TokenEncoder:
         return self.tokenizer.tokenize(text)
 
     @torch.inference_mode()
-    def encode(self, texts: Sequence[str], *, warn: bool = True) -> list[Encoded]:
+    def encode(self, texts: Sequence[str], *, warn: bool = True,
+               persist: str | os.PathLike | None = None) -> list[Encoded]:
         """Encode texts, in the given order.
 
         :param texts: non-empty strings (``TypeError``/``ValueError`` otherwise, naming the index).
         :param warn: emit one :class:`TruncationWarning` if any text was cut.
+        :param persist: also write the encodings to this token file of the cache (what indexing does; queries
+            stay in memory, so the file does not grow with every query seen). Needs a cache.
         """
         texts = check_texts(texts, "texts")
         if not texts:
             return []
-        ids = self.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
-        lengths = [len(x) for x in ids]
-        order = sorted(range(len(texts)), key=lambda i: lengths[i])
         results: list[Encoded | None] = [None] * len(texts)
+        if self.cache is not None:
+            keys = [cache_key(self.encoder_id, self.max_length, t) for t in texts]
+            found = self.cache.get_many(keys)
+            for i, entry in enumerate(found):
+                if entry is not None:
+                    results[i] = self._from_entry(texts[i], entry)
+            if persist is not None:  # indexing text seen before (e.g. as a query): the file must have it too
+                self.cache.put_many([(keys[i], e) for i, e in enumerate(found) if e is not None], persist=persist)
+        todo = [i for i in range(len(texts)) if results[i] is None]
+        ids: dict[int, list[int]] = {}
+        if todo:
+            tokenized = self.tokenizer([texts[i] for i in todo], add_special_tokens=True, truncation=False)
+            ids = dict(zip(todo, tokenized["input_ids"]))
+        lengths = {i: len(x) for i, x in ids.items()}
+        # Length buckets: every text is padded to its own bucket's width (a multiple of PAD_TO), whatever else is in
+        # the batch. A text's vectors then depend on nothing but the text: identical bits for any batch size or
+        # thread count (padding to the batch's longest text moved them by ~1e-7, which int8 rounding could turn
+        # into a visible score change).
+        buckets: dict[int, list[int]] = {}
+        for i in sorted(todo, key=lambda i: lengths[i]):
+            buckets.setdefault(self._width(lengths[i]), []).append(i)
+        chunks = [(w, b[s : s + self.batch_size]) for w, b in buckets.items() for s in range(0, len(b), self.batch_size)]
         with self._lock:
-            for start in range(0, len(order), self.batch_size):
-                chunk = order[start : start + self.batch_size]
-                batch = self._pad([ids[i] for i in chunk])
+            for width, chunk in chunks:
+                batch = self._pad([ids[i] for i in chunk], width)
                 hidden = self.model(**batch).last_hidden_state.float()
                 mask = batch["attention_mask"].unsqueeze(-1).float()
                 pooled = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
                 tokens_vec = torch.nn.functional.normalize(hidden, dim=-1)
+                stored = []
                 for row, i in enumerate(chunk):
                     n = int(batch["attention_mask"][row].sum())
-                    piece_ids = batch["input_ids"][row, 1 : n - 1].tolist()
-                    results[i] = Encoded(
-                        tokens=self.tokenizer.convert_ids_to_tokens(piece_ids),
-                        vectors=tokens_vec[row, 1 : n - 1].cpu().clone(),
-                        pooled=pooled[row].cpu().clone(),
-                        truncated=lengths[i] > self.max_length,
-                    )
+                    vectors, truncated = tokens_vec[row, 1 : n - 1], lengths[i] > self.max_length
+                    if self.cache is None:
+                        results[i] = Encoded(self.tokenizer.convert_ids_to_tokens(ids[i][1 : n - 1]),
+                                             vectors.cpu().clone(), pooled[row].cpu().clone(), truncated)
+                    else:
+                        entry = self.cache.entry(vectors, pooled[row], truncated)
+                        stored.append((keys[i], entry))
+                        results[i] = self._from_entry(texts[i], entry)  # a miss returns what a hit will
+                if self.cache is not None:
+                    self.cache.put_many(stored, persist=persist)
         cut = sum(r.truncated for r in results)  # type: ignore[union-attr]
         if cut and warn:
             warnings.warn(
@@ -153,6 +201,19 @@ class TokenEncoder:
                 stacklevel=3,  # past the inference_mode wrapper, to the caller
             )
         return results  # type: ignore[return-value]
+
+    def _from_entry(self, text: str, entry) -> Encoded:
+        n = len(entry.vectors)
+        return Encoded(lambda: self.tokenize(text)[:n], decompress(entry.vectors),
+                       decompress(entry.pooled[None])[0], entry.truncated)
+
+    def with_cache(self, cache: TokenCache | None) -> "TokenEncoder":
+        """This encoder (same loaded model, same lock) behind another cache, or none."""
+        import copy
+
+        clone = copy.copy(self)
+        clone.cache = cache
+        return clone
 
     def with_adapter(self, adapter: dict, state: dict[str, torch.Tensor] | None = None) -> "TokenEncoder":
         """A verifier-side copy of this encoder with LoRA layers (``adapter``: rank, alpha, targets), loaded
@@ -178,17 +239,21 @@ class TokenEncoder:
         lengths = batch["attention_mask"].sum(1).tolist()
         return [hidden[i, 1 : n - 1] for i, n in enumerate(lengths)]
 
-    def pooled(self, texts: Sequence[str]) -> torch.Tensor:
-        """``(len(texts), dim)`` normalised sentence vectors (for a vector store)."""
-        encoded = self.encode(texts)
+    def pooled(self, texts: Sequence[str], *, persist: str | os.PathLike | None = None) -> torch.Tensor:
+        """``(len(texts), dim)`` normalised sentence vectors (for a vector store); ``persist`` as in :meth:`encode`."""
+        encoded = self.encode(texts, persist=persist)
         if not encoded:
             return torch.empty(0, self.dim)
         return torch.stack([e.pooled for e in encoded])
 
-    def _pad(self, rows: list[list[int]]) -> dict[str, torch.Tensor]:
+    def _width(self, length: int) -> int:
+        """Padded width of a text of ``length`` ids: the next multiple of PAD_TO, at most ``max_length``."""
+        return min(-(-length // PAD_TO) * PAD_TO, self.max_length)
+
+    def _pad(self, rows: list[list[int]], width: int | None = None) -> dict[str, torch.Tensor]:
         cls, sep, pad = self.tokenizer.cls_token_id, self.tokenizer.sep_token_id, self.tokenizer.pad_token_id
         cut = [r if len(r) <= self.max_length else r[: self.max_length - 1] + [sep] for r in rows]
-        width = max(len(r) for r in cut)
+        width = max([width or 0, *(len(r) for r in cut)])
         input_ids = torch.full((len(cut), width), pad, dtype=torch.long)
         attention = torch.zeros((len(cut), width), dtype=torch.long)
         for k, r in enumerate(cut):

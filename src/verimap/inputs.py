@@ -2,7 +2,26 @@
 
 from __future__ import annotations
 
+import math
+import unicodedata
+from numbers import Real
 from typing import Any, Sequence
+
+
+def check_unicode(text: str, name: str) -> str:
+    """Refuse a string that cannot be encoded as UTF-8 (a lone surrogate, e.g. from a ``"\\ud800"`` JSON escape
+    or undecodable bytes in ``sys.argv``), naming ``name`` and the position.
+
+    The tokenizer and the store would otherwise fail deep inside with an error that names neither.
+    Every other code point (emoji, RTL, CJK, zero-width characters, NUL) is valid text and passes.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"{name} is not valid Unicode text: lone surrogate {text[exc.start]!r} at position {exc.start}"
+        ) from None
+    return text
 
 
 def check_texts(texts: Any, name: str) -> list[str]:
@@ -16,15 +35,28 @@ def check_texts(texts: Any, name: str) -> list[str]:
     for i, t in enumerate(texts):
         if not isinstance(t, str):
             raise TypeError(f"{name}[{i}] must be a string, got {type(t).__name__}")
+        check_unicode(t, f"{name}[{i}]")
     return list(texts)
 
 
+# Characters that show nothing: controls (NUL, ...), format characters (zero-width space/joiners, BOM, bidi
+# marks) and separators. A query made only of these encodes to no token, so it could only ever score 0.
+_INVISIBLE = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
+
+
+def has_visible_text(text: str) -> bool:
+    return any(not ch.isspace() and unicodedata.category(ch) not in _INVISIBLE for ch in text)
+
+
 def check_query(query: Any) -> str:
-    """A query must be a string with visible content."""
+    """A query must be a string with visible content (not only whitespace, zero-width or control characters)."""
     if not isinstance(query, str):
         raise TypeError(f"query must be a string, got {type(query).__name__}")
     if not query.strip():
         raise ValueError("query must be a non-empty string")
+    check_unicode(query, "query")
+    if not has_visible_text(query):
+        raise ValueError("query must be a non-empty string (it holds only invisible characters)")
     return query
 
 
@@ -39,9 +71,25 @@ def check_top_k(top_k: Any) -> int | None:
 def check_threshold(threshold: Any, name: str = "threshold") -> float | None:
     if threshold is None:
         return None
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
+    # numbers.Real: numpy floats too. NaN fails the range test (every comparison with NaN is false).
+    if isinstance(threshold, bool) or not isinstance(threshold, Real) or not 0.0 <= threshold <= 1.0:
         raise ValueError(f"{name} must be a number in [0, 1] or None, got {threshold!r}")
     return float(threshold)
+
+
+def check_scores(scores: Any, name: str, n: int) -> list[float]:
+    """``n`` finite real numbers (e.g. a retriever's scores), or raise naming ``name`` and the offending index."""
+    if isinstance(scores, (str, bytes)) or not (hasattr(scores, "__len__") and hasattr(scores, "__iter__")):
+        raise TypeError(f"{name} must be a list of numbers, got {type(scores).__name__}")
+    scores = list(scores)  # a numpy array is fine too
+    if len(scores) != n:
+        raise ValueError(f"{name} must hold one score per document: got {len(scores)} for {n} document(s)")
+    out = []
+    for i, s in enumerate(scores):
+        if isinstance(s, bool) or not isinstance(s, Real) or not math.isfinite(s):
+            raise ValueError(f"{name}[{i}] must be a finite number, got {s!r}")
+        out.append(float(s))
+    return out
 
 
 def check_pairs(pairs: Any) -> list[tuple[str, str]]:
@@ -54,5 +102,7 @@ def check_pairs(pairs: Any) -> list[tuple[str, str]]:
         a, b = p
         if not isinstance(a, str) or not isinstance(b, str):
             raise TypeError(f"pairs[{i}] must hold two strings, got ({type(a).__name__}, {type(b).__name__})")
+        check_unicode(a, f"pairs[{i}][0]")
+        check_unicode(b, f"pairs[{i}][1]")
         out.append((a, b))
     return out

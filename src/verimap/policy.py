@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Sequence
 
-from verimap.inputs import check_threshold, check_top_k
+from verimap.inputs import check_scores, check_threshold, check_top_k
 
 Mode = Literal["rerank", "filter", "fuse"]
 MODES = ("rerank", "filter", "fuse")
@@ -61,7 +61,8 @@ def apply_policy(
     - ``fuse``: kept sorted by ``fuse_weight * verifier + (1 - fuse_weight) * prior`` where ``prior`` is the
       min-max-normalised ``prior_scores`` (the retriever's, or MaxSim's), so topical evidence still ranks.
 
-    The threshold applies to the verifier score and is applied before ``top_k``; ``rejected`` holds the
+    ``prior_scores`` must be finite numbers (``ValueError`` naming the index otherwise); outside ``fuse`` mode they
+    are ignored. The threshold applies to the verifier score and is applied before ``top_k``; ``rejected`` holds the
     candidates under the threshold (sorted by verifier score), never those only cut by ``top_k``.
     """
     check_mode(mode)
@@ -71,8 +72,10 @@ def apply_policy(
         raise ValueError(f"fuse_weight must be in [0, 1], got {fuse_weight!r}")
     n = len(verifier_scores)
     if mode == "fuse":
-        if prior_scores is None or len(prior_scores) != n:
+        if prior_scores is None or (hasattr(prior_scores, "__len__") and len(prior_scores) != n):
             raise ValueError("fuse mode needs one prior score per document")
+        # A NaN or infinite prior would turn every fused score into NaN and the order into noise: refuse it.
+        prior_scores = check_scores(prior_scores, "prior_scores", n)
         prior = normalise(prior_scores) if n else []
         ranked = [fuse_weight * v + (1 - fuse_weight) * p for v, p in zip(verifier_scores, prior)]
     else:

@@ -56,7 +56,7 @@ class PooledCosine(Scorer):
     name = "pooled"
 
     def _score_encoded(self, pairs: list[tuple[Encoded, Encoded]]) -> list[float]:
-        return [float(a.pooled @ b.pooled) if len(a.tokens) and len(b.tokens) else 0.0 for a, b in pairs]
+        return [float(a.pooled @ b.pooled) if len(a.vectors) and len(b.vectors) else 0.0 for a, b in pairs]
 
 
 def maxsim(query: torch.Tensor, doc: torch.Tensor) -> float:

@@ -39,21 +39,17 @@ def similarity_maps(
     B = len(queries)
     if B == 0:
         return torch.zeros(0, M, N), torch.zeros(0, M, N, dtype=torch.bool)
-    dim = queries[0].shape[-1]
-    # Pad every pair into one (B, M, dim) and one (B, N, dim) tensor so the products are a single bmm.
-    q = torch.zeros(B, M, dim)
-    d = torch.zeros(B, N, dim)
+    # Pad every pair into one (B, m, dim) and one (B, n, dim) tensor, m and n the longest sides in the batch
+    # (at most M, N), so the products are a single bmm over real tokens; then zero-pad to (M, N).
+    q = torch.nn.utils.rnn.pad_sequence([x[:M].float() for x in queries], batch_first=True)
+    d = torch.nn.utils.rnn.pad_sequence([x[:N].float() for x in docs], batch_first=True)
+    maps = torch.nn.functional.pad(torch.bmm(q, d.transpose(1, 2)), (0, N - d.shape[1], 0, M - q.shape[1]))
     q_len = torch.tensor([min(len(x), M) for x in queries])
     d_len = torch.tensor([min(len(x), N) for x in docs])
-    for i, (qv, dv) in enumerate(zip(queries, docs)):
-        q[i, : q_len[i]] = qv[:M].float()
-        d[i, : d_len[i]] = dv[:N].float()
-    maps = torch.bmm(q, d.transpose(1, 2))
     rows = torch.arange(M).unsqueeze(0) < q_len.unsqueeze(1)
     cols = torch.arange(N).unsqueeze(0) < d_len.unsqueeze(1)
     mask = rows.unsqueeze(2) & cols.unsqueeze(1)
     return maps * mask, mask
-
 
 def windows(length: int, width: int, stride: int) -> list[tuple[int, int]]:
     """Start/end offsets covering ``length`` tokens with windows of ``width`` (last one flush with the end)."""

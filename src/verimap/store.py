@@ -14,6 +14,9 @@
   ranks by), and records the encoder's id: opening it with another encoder is an error, not silent garbage.
 - Writes are upserts keyed by a stable id (given, or the sha256 of the text), so re-indexing is idempotent.
   Embeddings are always computed here and passed explicitly: Chroma's own embedding function is never used.
+- Indexing also keeps each passage's token vectors (int8, see :mod:`verimap.cache`) in
+  ``<path>/verimap-tokens.sqlite``, attached to the encoder's cache: a verifier sharing the encoder reads them
+  instead of re-encoding recalled passages at query time.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ DEFAULT_PATH = "./verimap-index"
 DEFAULT_COLLECTION = "verimap"
 ENCODER_KEY = "verimap_encoder"  # collection metadata: the encoder that produced the vectors
 SPACE = "cosine"
+TOKEN_FILE = "verimap-tokens.sqlite"  # token vectors of indexed passages, beside Chroma's own files
 
 
 class StoreError(RuntimeError):
@@ -88,6 +92,10 @@ class VerimapStore:
         (what a search wants: a typo in the path should not silently search an empty new index).
     :param ssl: use https to reach ``host``.
     :param headers: extra HTTP headers for ``host`` (e.g. an auth token).
+    :param token_file: where indexed passages' token vectors are kept for the verifier: ``True`` (default) for
+        ``<path>/verimap-tokens.sqlite`` of a local store (none for a server, unless a path is given), a path, or
+        ``False`` for none. Attached to the encoder's cache (if it has one; other stores' files stay attached) when
+        the encoder is first used; :meth:`add` writes this store's passages to this file only.
     """
 
     def __init__(
@@ -101,6 +109,7 @@ class VerimapStore:
         create: bool = True,
         ssl: bool = False,
         headers: Mapping[str, str] | None = None,
+        token_file: str | Path | bool = True,
     ) -> None:
         try:
             import chromadb
@@ -125,7 +134,12 @@ class VerimapStore:
             self.client = chromadb.PersistentClient(path=str(self.path), settings=settings)
             where = str(self.path)
         self.where = where
-        self._encoder = encoder
+        if token_file is True:
+            token_file = self.path / TOKEN_FILE if self.path is not None else False
+        self.token_file: Path | None = Path(token_file).resolve() if token_file else None
+        self._encoder: TokenEncoder | None = None
+        if encoder is not None:
+            self._use(encoder)
         if create:
             self.collection = self.client.get_or_create_collection(
                 collection,
@@ -145,8 +159,13 @@ class VerimapStore:
     @property
     def encoder(self) -> TokenEncoder:
         if self._encoder is None:
-            self._encoder = TokenEncoder()
-        return self._encoder
+            self._use(TokenEncoder())
+        return self._encoder  # type: ignore[return-value]
+
+    def _use(self, encoder: TokenEncoder) -> None:
+        self._encoder = encoder
+        if self.token_file is not None and encoder.cache is not None:
+            encoder.cache.attach(self.token_file)  # read through it; another store's file stays attached too
 
     @property
     def encoder_id(self) -> str | None:
@@ -222,7 +241,8 @@ class VerimapStore:
         written = 0
         for start in range(0, len(rows), batch_size):
             chunk = rows[start : start + batch_size]
-            vectors = self.encoder.pooled([texts[k] for k in chunk])
+            persist = self.token_file if self.encoder.cache is not None else None
+            vectors = self.encoder.pooled([texts[k] for k in chunk], persist=persist)
             cleaned = [clean_meta(metas[k]) for k in chunk]
             kwargs: dict[str, Any] = {}
             if any(m is not None for m in cleaned):
@@ -266,9 +286,16 @@ class VerimapStore:
             return []
         self._check_encoder(claim=False)
         vector = self.encoder.pooled([text])[0].numpy().tolist()
-        res = self.collection.query(
-            query_embeddings=[vector], n_results=n, include=["documents", "metadatas", "distances"]
-        )
+        try:
+            res = self.collection.query(
+                query_embeddings=[vector], n_results=n, include=["documents", "metadatas", "distances"]
+            )
+        except Exception as exc:  # chromadb's own errors: the local client does not see other processes' writes
+            raise StoreError(
+                f"querying {self.where} failed ({type(exc).__name__}: {exc}). A local index is read by one process: "
+                "if another process wrote to it since it was opened here, open it again, or serve it with "
+                "`chroma run` and pass host/port (see docs/cli.md, 'Scaling out')"
+            ) from exc
         metas = (res.get("metadatas") or [[None] * n])[0]
         return [
             Hit(id=i, text=doc or "", meta=_user_meta(m), score=1.0 - float(dist))

@@ -123,12 +123,15 @@ class Verifier(Scorer):
                     owners.append((k, qi))
                     qs.append(q[qs_:qe])
                     ds.append(d[s:e])
+        # Length buckets: the network cuts each batch to its largest map, so similar sizes share a batch.
+        order = sorted(range(len(owners)), key=lambda i: (len(qs[i]), len(ds[i])))
         best: dict[tuple[int, int], float] = {}
-        for start in range(0, len(owners), self.batch_size):
-            maps, mask = similarity_maps(qs[start : start + self.batch_size], ds[start : start + self.batch_size], (rows, cols))
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            maps, mask = similarity_maps([qs[i] for i in chunk], [ds[i] for i in chunk], (rows, cols))
             out = self.network(maps.to(self.device), mask.to(self.device)).float().cpu().tolist()
-            for key, x in zip(owners[start : start + self.batch_size], out):
-                best[key] = max(best.get(key, x), x)
+            for i, x in zip(chunk, out):
+                best[owners[i]] = max(best.get(owners[i], x), x)
         result: list[float | None] = [None] * len(pairs)
         for (k, _), x in best.items():
             result[k] = x if result[k] is None else min(result[k], x)  # type: ignore[type-var]

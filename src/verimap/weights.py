@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,10 +54,13 @@ class Card:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str = "card") -> "Card":
+    def from_dict(cls, data: Any, source: str = "card") -> "Card":
+        if not isinstance(data, dict):
+            raise WeightsError(f"{source}: invalid card (expected a JSON object, got {type(data).__name__})")
         if data.get("format") != FORMAT:
             raise WeightsError(f"{source}: format {data.get('format')!r} is not {FORMAT!r}")
         try:
+            _check_card_values(data)
             known = {"format", "encoder", "network", "calibration", "threshold", "fuse_weight", "symmetric", "adapter",
                      "sha256"}
             return cls(
@@ -70,8 +74,50 @@ class Card:
                 sha256=data.get("sha256"),
                 extra={k: v for k, v in data.items() if k not in known},
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, ZeroDivisionError) as exc:
             raise WeightsError(f"{source}: invalid card ({exc})") from exc
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_card_values(data: dict[str, Any]) -> None:
+    """Refuse card values that would load but compute garbage (NaN calibration, a threshold of 7, a patch of 0),
+    raising ``ValueError`` naming the key. Missing optional keys keep their defaults."""
+    if not isinstance(data.get("encoder"), str) or not data["encoder"]:
+        raise ValueError("'encoder' must be a non-empty string")
+    network = data.get("network")
+    if not isinstance(network, dict):
+        raise ValueError("'network' must be an object")
+    for key, value in network.items():
+        if key == "dropout":
+            if not _number(value) or not 0.0 <= value < 1.0:
+                raise ValueError(f"network.dropout must be a number in [0, 1), got {value!r}")
+        elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"network.{key} must be a positive integer, got {value!r}")
+    calibration = data.get("calibration", {"scale": 1.0, "bias": 0.0})
+    if not isinstance(calibration, dict) or set(calibration) != {"scale", "bias"}:
+        raise ValueError(f"'calibration' must be an object with 'scale' and 'bias', got {calibration!r}")
+    for key, value in calibration.items():
+        if not _number(value):
+            raise ValueError(f"calibration.{key} must be a finite number, got {value!r}")
+    for key in ("threshold", "fuse_weight"):
+        value = data.get(key, 0.5)
+        if not _number(value) or not 0.0 <= value <= 1.0:
+            raise ValueError(f"'{key}' must be a number in [0, 1], got {value!r}")
+    if not isinstance(data.get("symmetric", False), bool):
+        raise ValueError(f"'symmetric' must be true or false, got {data['symmetric']!r}")
+    adapter = data.get("adapter")
+    if adapter is not None:
+        if not isinstance(adapter, dict) or not isinstance(adapter.get("rank"), int) or isinstance(
+                adapter.get("rank"), bool) or adapter["rank"] < 1 or not _number(adapter.get("alpha")):
+            raise ValueError(f"'adapter' must be null or an object with a positive integer 'rank' and a number "
+                             f"'alpha', got {adapter!r}")
+    sha = data.get("sha256")
+    if sha is not None and (not isinstance(sha, str) or len(sha) != 64
+                            or any(c not in "0123456789abcdef" for c in sha)):
+        raise ValueError(f"'sha256' must be null or 64 lowercase hex digits, got {sha!r}")
 
 
 def card_path(weights: Path) -> Path:
@@ -139,11 +185,18 @@ def load(path: str | Path | None = None, *, encoder_id: str | None = None
     state = {k: v for k, v in state.items() if not k.startswith(PREFIX)}
     if bool(adapter_state) != bool(card.adapter):
         raise WeightsError(f"{path}: the card and the file disagree on whether there is an encoder adapter")
-    network = MapTransformer(card.network)
+    try:
+        network = MapTransformer(card.network)
+    except (RuntimeError, ValueError, ZeroDivisionError) as exc:
+        raise WeightsError(f"{cpath}: the card's network geometry cannot be built ({exc})") from exc
     expected = {k: tuple(v.shape) for k, v in network.state_dict().items()}
     got = {k: tuple(v.shape) for k, v in state.items()}
     if expected != got:
         diff = sorted(k for k in set(expected) | set(got) if expected.get(k) != got.get(k))[:5]
         raise WeightsError(f"{path}: tensors do not fit the card's network geometry (first mismatches: {diff})")
+    bad = sorted(k for k, v in {**state, **adapter_state}.items()
+                 if v.is_floating_point() and not bool(torch.isfinite(v).all()))[:5]
+    if bad:
+        raise WeightsError(f"{path}: tensors hold NaN or infinite values (first: {bad})")
     network.load_state_dict(state)
     return network.eval(), card, adapter_state

@@ -47,7 +47,7 @@ class VerifierConfig(BaseModel):
             return str(value)
         return value
 
-    @field_validator("score_threshold")
+    @field_validator("score_threshold", mode="before")  # the raw value: no lax True -> 1 or "2" -> 2 first
     @classmethod
     def _check_threshold(cls, value: Any) -> float | None:
         return check_threshold(value, "score_threshold")

@@ -12,6 +12,7 @@ Nothing here scores, thresholds or batches: every decision is :meth:`verimap.Ver
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from numbers import Real
@@ -45,10 +46,13 @@ def get_verifier(weights: str | os.PathLike | None = None, device: Any = "cpu", 
 
 
 def incoming_score(doc: Document) -> float | None:
-    """The score a document arrived with (``metadata["relevance_score"]``, else ``metadata["score"]``)."""
+    """The score a document arrived with (``metadata["relevance_score"]``, else ``metadata["score"]``).
+
+    NaN and infinite values count as no score (a broken retriever must not turn the fused order into noise).
+    """
     for key in INCOMING_SCORE_KEYS:
         value = (doc.metadata or {}).get(key)
-        if isinstance(value, Real) and not isinstance(value, bool):
+        if isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value):
             return float(value)
     return None
 

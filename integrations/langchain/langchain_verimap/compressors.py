@@ -10,7 +10,7 @@ from langchain_core.documents import BaseDocumentCompressor, Document
 from langchain_core.load.serializable import Serializable
 from pydantic import ConfigDict, field_validator
 
-from verimap.inputs import check_top_k
+from verimap.inputs import check_query, check_top_k
 
 from langchain_verimap._config import VerifierConfig
 from langchain_verimap._shared import check_documents, rank_kwargs, to_documents
@@ -53,7 +53,7 @@ class StructuralVerifierCompressor(VerifierConfig, BaseDocumentCompressor, Seria
     return_rejected: bool = False
     """Also return the rejected documents, after the kept ones, with ``metadata["verimap_rejected"] = True``."""
 
-    @field_validator("top_n")
+    @field_validator("top_n", mode="before")  # the raw value: no lax True -> 1 or "2" -> 2 first
     @classmethod
     def _check_top_n(cls, value: Any) -> int | None:
         return check_top_k(value)
@@ -76,6 +76,7 @@ class StructuralVerifierCompressor(VerifierConfig, BaseDocumentCompressor, Seria
         callbacks: Callbacks | None = None,
     ) -> Sequence[Document]:
         """Verify ``documents`` against ``query``; returns new Documents (see the class docstring)."""
+        query = check_query(query)  # also when there is nothing to verify: a bad query is a bug upstream
         docs = check_documents(documents)
         if not docs:
             return []
@@ -89,6 +90,7 @@ class StructuralVerifierCompressor(VerifierConfig, BaseDocumentCompressor, Seria
         callbacks: Callbacks | None = None,
     ) -> Sequence[Document]:
         """Async :meth:`compress_documents`: the core verifies in a worker thread, the event loop keeps serving."""
+        query = check_query(query)
         docs = check_documents(documents)
         if not docs:
             return []

@@ -9,7 +9,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import AliasChoices, ConfigDict, Field, field_validator
 
-from verimap.inputs import check_top_k
+from verimap.inputs import check_query, check_top_k
 
 from langchain_verimap._config import VerifierConfig
 from langchain_verimap._shared import check_documents, rank_kwargs, to_documents
@@ -45,7 +45,7 @@ class VerifiedRetriever(VerifierConfig, BaseRetriever):
     k: int | None = 4
     """Number of documents to return (after the threshold)."""
 
-    @field_validator("k")
+    @field_validator("k", mode="before")  # the raw value: no lax True -> 1 or "2" -> 2 first
     @classmethod
     def _check_k(cls, value: Any) -> int | None:
         return check_top_k(value)
@@ -66,6 +66,7 @@ class VerifiedRetriever(VerifierConfig, BaseRetriever):
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
+        query = check_query(query)  # before the wrapped retriever sees it
         k, passthrough = self._split(kwargs)
         candidates = check_documents(
             self.base_retriever.invoke(query, config={"callbacks": run_manager.get_child()}, **passthrough)
@@ -82,6 +83,7 @@ class VerifiedRetriever(VerifierConfig, BaseRetriever):
     async def _aget_relevant_documents(
         self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
+        query = check_query(query)  # before the wrapped retriever sees it
         k, passthrough = self._split(kwargs)
         candidates = check_documents(
             await self.base_retriever.ainvoke(query, config={"callbacks": run_manager.get_child()}, **passthrough)

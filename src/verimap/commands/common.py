@@ -42,3 +42,15 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
             if not isinstance(obj, dict):
                 raise CLIError(f"{path}:{n}: expected a JSON object")
             yield n, obj
+
+
+def write_block(path: Path, name: str, body: str) -> None:
+    """Replace the ``<!-- name:begin -->`` … ``<!-- name:end -->`` block of a markdown file (appended if absent)."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    block = f"{begin}\n{body}\n{end}"
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    path.write_text(text)

@@ -8,29 +8,6 @@ from pathlib import Path
 
 from verimap.cli import CLIError
 
-BEGIN, END = "<!-- eval:begin -->", "<!-- eval:end -->"
-
-
-class MemoEncoder:
-    """Encodes each distinct text once for all scorers of one evaluation run."""
-
-    def __init__(self, encoder) -> None:
-        self.inner = encoder
-        self.encoder_id = encoder.encoder_id
-        self.memo: dict = {}
-
-    def encode(self, texts, warn: bool = True):
-        todo = [t for t in dict.fromkeys(texts) if t not in self.memo]
-        if todo:
-            self.memo.update(zip(todo, self.inner.encode(todo, warn=False)))
-        return [self.memo[t] for t in texts]
-
-    def pooled(self, texts):
-        import torch
-
-        return torch.stack([e.pooled for e in self.encode(texts)])
-
-
 FUSE_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7)
 
 
@@ -80,39 +57,41 @@ def scifact_rows(verifier, maxsim, encoder, data: Path, n_queries: int) -> dict[
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    import warnings
+
     from verimap import MaxSim, PooledCosine, TokenEncoder, Verifier
+    from verimap.cache import TokenCache
+    from verimap.encoder import TruncationWarning
     from verimap.evaluation.suite import build_sets, evaluate, to_markdown, word_overlap
     from verimap.training.data import default_data_dir
 
     data = Path(args.data) if args.data else default_data_dir()
     if not data.is_dir():
         raise CLIError(f"data folder not found: {data}")
-    encoder = MemoEncoder(TokenEncoder())
-    verifier = Verifier(args.weights, encoder=encoder)  # type: ignore[arg-type]
+    # Every distinct text is encoded once for all scorers, through the same int8 token cache users get; SciFact
+    # abstracts are cut at the encoder's length (the verifier windows what it reads), so no warning per call.
+    warnings.simplefilter("ignore", TruncationWarning)
+    encoder = TokenEncoder(cache=TokenCache(max_bytes=4 * 2**30))
+    verifier = Verifier(args.weights, encoder=encoder)
     scorers = {
         "word overlap": word_overlap,
-        "pooled cosine": PooledCosine(encoder).score_pairs,  # type: ignore[arg-type]
-        "MaxSim": MaxSim(encoder).score_pairs,  # type: ignore[arg-type]
+        "pooled cosine": PooledCosine(encoder).score_pairs,
+        "MaxSim": MaxSim(encoder).score_pairs,
         "verifier": verifier.score_pairs,
     }
     sets = build_sets(data, limit=args.limit)
     table = evaluate(scorers, sets, {"verifier": verifier.threshold})
     if args.scifact:
-        table.update(scifact_rows(verifier, MaxSim(encoder), encoder, data, args.scifact))  # type: ignore[arg-type]
+        table.update(scifact_rows(verifier, MaxSim(encoder), encoder, data, args.scifact))
     md = to_markdown(table, list(scorers))
     print(md)
     if args.json:
         Path(args.json).write_text(json.dumps(table, indent=2) + "\n")
     if args.write:
-        path = Path(args.write)
-        text = path.read_text() if path.exists() else "# Benchmarks\n"
-        block = (f"{BEGIN}\nWeights: `{args.weights or 'shipped'}` (threshold {verifier.threshold:.3f}); "
-                 f"sets capped at {args.limit or 'all'} rows.\n\n{md}\n{END}")
-        if BEGIN in text and END in text:
-            text = text[: text.index(BEGIN)] + block + text[text.index(END) + len(END) :]
-        else:
-            text = text.rstrip() + "\n\n" + block + "\n"
-        path.write_text(text)
+        from verimap.commands.common import write_block
+
+        write_block(Path(args.write), "eval", f"Weights: `{args.weights or 'shipped'}` (threshold "
+                    f"{verifier.threshold:.3f}); sets capped at {args.limit or 'all'} rows.\n\n{md}")
     return 0
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from verimap.cli import CLIError
 from verimap.config import add_config_argument, add_model_arguments, help_text, make_verifier, resolve
+from verimap.inputs import check_query, check_unicode
 
 
 def heatmap(explanation, query: str, candidate: str, path: str | Path, *, dpi: int = 150) -> Path:
@@ -68,6 +69,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
         raise CLIError("the query is empty")
     if not args.candidate.strip():
         raise CLIError("the candidate is empty")
+    try:
+        check_query(args.query)  # invisible-only text, or undecodable bytes from argv (lone surrogates)
+        check_unicode(args.candidate, "the candidate")
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
     if args.png and not Path(args.png).resolve().parent.is_dir():
         raise CLIError(f"cannot write {args.png}: directory does not exist")
     cfg = resolve(args)

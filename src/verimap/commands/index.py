@@ -89,6 +89,15 @@ def read_text_file(path: Path, max_words: int) -> list[Passage]:
     return [Passage(stable_id(p), p, {"source": str(path), "passage": i}) for i, p in enumerate(split_text(text, max_words))]
 
 
+def _valid_unicode(text: str) -> bool:
+    """JSON may escape lone surrogates (``"\\ud800"``), which no store or tokenizer can take as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def read_jsonl_file(path: Path) -> tuple[list[Passage], int]:
     """Passages of a JSONL file and how many of its records had no text."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
@@ -120,6 +129,9 @@ def read_jsonl_file(path: Path) -> tuple[list[Passage], int]:
                 if meta is not None and not isinstance(meta, dict):
                     raise Skip(f"line {n}: 'meta' must be an object")
                 body = " ".join(part for part in (title.strip(), text.strip()) if part)
+                if not _valid_unicode(body) or (ident is not None and not _valid_unicode(ident)):
+                    raise Skip(f"line {n}: 'text', 'title' or 'id' is not valid Unicode (a lone surrogate escape "
+                               "such as \\ud800)")
                 if not body:
                     blank += 1
                     continue

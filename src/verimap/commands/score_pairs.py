@@ -9,16 +9,23 @@ from pathlib import Path
 
 from verimap.cli import CLIError
 from verimap.commands.common import SCORERS, make_scorer, read_jsonl
+from verimap.inputs import check_unicode
 
 
 def cmd_score_pairs(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    if args.batch_size < 1:
+        raise CLIError(f"--batch-size must be at least 1, got {args.batch_size}")
     rows = list(read_jsonl(Path(args.input)))
     for n, obj in rows:
         for key in ("a", "b"):
             if not isinstance(obj.get(key), str):
                 raise CLIError(f"{args.input}:{n}: field {key!r} must be a string")
+            try:  # a "\ud800" escape decodes to a lone surrogate, which no tokenizer can read
+                check_unicode(obj[key], f"field {key!r}")
+            except ValueError as exc:
+                raise CLIError(f"{args.input}:{n}: {exc}") from None
     scorer = make_scorer(args.scorer, args.weights)
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     try:

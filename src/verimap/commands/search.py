@@ -22,6 +22,7 @@ from verimap.config import (
     open_store,
     resolve,
 )
+from verimap.inputs import check_query
 from verimap.policy import MODES
 
 
@@ -45,6 +46,10 @@ def table(rows: list[dict], width: int) -> str:
 def cmd_search(args: argparse.Namespace) -> int:
     if not args.query.strip():
         raise CLIError("the query is empty")
+    try:
+        check_query(args.query)  # invisible-only text, or undecodable bytes from argv (lone surrogates)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
     cfg = resolve(args)
     encoder = make_encoder(cfg)
     store = open_store(cfg, encoder, create=False)

@@ -7,6 +7,7 @@ import json
 
 from verimap.cli import CLIError
 from verimap.config import add_config_argument, add_model_arguments, make_verifier, resolve
+from verimap.inputs import check_query, check_unicode
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -15,6 +16,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
     for i, c in enumerate(args.candidates, 1):
         if not c.strip():
             raise CLIError(f"candidate {i} is empty")
+    try:
+        check_query(args.query)  # invisible-only text, or undecodable bytes from argv (lone surrogates)
+        for i, c in enumerate(args.candidates, 1):
+            check_unicode(c, f"candidate {i}")
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
     cfg = resolve(args)
     verifier = make_verifier(cfg)
     scores = verifier.score(args.query, args.candidates)

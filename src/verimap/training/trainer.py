@@ -11,7 +11,6 @@ that only builds maps and trains the small network, so a run fits a CPU.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import random
 import time

@@ -60,9 +60,19 @@ def document_text(
     Same recipe as Haystack's embedders and rankers: ``prefix + separator.join(meta values + [content]) + suffix``.
     A document whose ``content`` is ``None`` or blank has nothing to read and gives ``None``, whatever its meta.
     """
-    if document.content is None or not document.content.strip():
+    if document.content is None:
+        return None
+    if not isinstance(document.content, str):  # Haystack checks this at construction, not after a mutation
+        raise TypeError(
+            f"Document {document.id!r}: content must be a string or None, got {type(document.content).__name__}"
+        )
+    if not document.content.strip():
         return None
     meta_values = [
         str(document.meta[key]) for key in meta_fields_to_embed if document.meta.get(key) is not None
     ]
-    return prefix + embedding_separator.join([*meta_values, document.content]) + suffix
+    from verimap.inputs import check_unicode
+
+    # A lone surrogate (Haystack can hold one when the id is given) is named by document id, not by position.
+    return check_unicode(prefix + embedding_separator.join([*meta_values, document.content]) + suffix,
+                         f"the text of Document {document.id!r}")

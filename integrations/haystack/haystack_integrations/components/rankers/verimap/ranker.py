@@ -4,7 +4,9 @@ All scoring, thresholding, ordering and ``top_k`` come from the core (:meth:`ver
 :func:`verimap.apply_policy`); this module only turns Haystack documents into texts and results back into documents.
 """
 
+import math
 from dataclasses import replace
+from numbers import Real
 from typing import TYPE_CHECKING, Any, Literal
 
 from haystack import Document, component, default_from_dict, default_to_dict, logging
@@ -26,6 +28,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ScoreType = Literal["similarity", "distance"]
+
+
+def _usable(score: Any) -> bool:
+    """Whether an incoming ``Document.score`` can be read as a retriever score: ``None``, NaN and infinities
+    (a broken retriever) are treated alike, as "no score"."""
+    return isinstance(score, Real) and not isinstance(score, bool) and math.isfinite(score)
 
 
 def _check_score_type(value: str) -> str:
@@ -63,7 +71,7 @@ class StructuralVerifierRanker:
     Documents whose ``content`` is ``None`` or blank cannot be verified: they are put in ``rejected`` (after the
     verified rejections) with ``score`` and ``meta["verifier_score"]`` 0.0, whatever the threshold. They are
     never dropped and never raise. Documents with the same ``id`` are deduplicated first, keeping the one with the
-    best incoming score (first occurrence on ties).
+    best incoming score (first occurrence on ties). An incoming ``score`` that is NaN or infinite counts as no score.
 
     ### Usage example
 
@@ -241,18 +249,18 @@ class StructuralVerifierRanker:
             current = best.get(doc.id)
             if current is None:
                 best[doc.id] = doc
-            elif doc.score is not None and (current.score is None or sign * doc.score > sign * current.score):
+            elif _usable(doc.score) and (not _usable(current.score) or sign * doc.score > sign * current.score):
                 best[doc.id] = doc
         return list(best.values())  # dict order: first occurrence of each id
 
     def _prior_scores(self, documents: list[Document]) -> list[float] | None:
         """The incoming scores as "higher is better" priors for ``fuse`` mode; ``None`` if no document has one."""
-        known = [d.score for d in documents if d.score is not None]
+        known = [d.score for d in documents if _usable(d.score)]
         if not known:
             return None
         sign = -1.0 if self.retriever_score_type == "distance" else 1.0
         floor = min(sign * s for s in known)
-        return [sign * d.score if d.score is not None else floor for d in documents]
+        return [sign * d.score if _usable(d.score) else floor for d in documents]
 
     @staticmethod
     def _with_scores(doc: Document, score: float, verifier_score: float) -> Document:

@@ -1,0 +1,255 @@
+"""Token-embedding cache: a document's token vectors computed once, reused by every query that recalls it.
+
+verimap encodes documents independently of the query (a cross-encoder cannot), so their token vectors can be
+kept. Entries are keyed by (encoder id, max length, sha256 of the text): a changed text is a new key, never a
+stale hit, and another encoder never reads this one's vectors.
+
+- Memory: an LRU bounded by a byte budget (the stored arrays' bytes).
+- Disk (optional): SQLite files, e.g. the one each embedded Chroma store fills at index time
+  (``<store>/verimap-tokens.sqlite``). A memory miss falls through to every attached file; only puts that name
+  a file (``persist``, what indexing does) write to it, so query texts never grow it and two stores sharing one
+  encoder each keep their own passages.
+- Compression (``int8`` by default): each token's unit vector is scaled so its largest component is ±127 and
+  rounded; reading re-normalises, since only the direction matters for cosines: 1 byte per dimension, a quarter
+  of fp32. The pooled vector (one per text, what the dense index holds) is kept in fp16 so it stays within 1e-4
+  of sentence-transformers'. Per text that is ``(n + 2) x dim`` bytes for ``n`` tokens: exactly a quarter of
+  ColBERT-style fp32 storage of its ``n + 2`` positions. ``fp16`` and ``fp32`` are offered too;
+  ``verimap bench cache`` measures what each does to verifier scores (see docs/benchmarks.md).
+
+A miss returns exactly what a later hit will (the stored, compressed vectors), so scores never depend on whether
+a text was cached.
+
+>>> from verimap.cache import TokenCache
+>>> from verimap.encoder import TokenEncoder
+>>> enc = TokenEncoder(cache=TokenCache(max_bytes=64 * 2**20))
+>>> a = enc.encode(["The man bit the dog."])[0]                 # computed, stored
+>>> b = enc.encode(["The man bit the dog."])[0]                 # served from the cache
+>>> bool((a.vectors == b.vectors).all()), enc.cache.stats()["hits"]
+(True, 1)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+
+FORMATS = ("int8", "fp16", "fp32")
+POOLED_FORMAT = {"int8": "fp16", "fp16": "fp16", "fp32": "fp32"}  # the pooled vector's format per cache format
+DTYPES = {"int8": np.int8, "fp16": np.float16, "fp32": np.float32}
+DEFAULT_FORMAT = "int8"
+DEFAULT_MAX_BYTES = 256 * 2**20
+BUDGET_ENV = "VERIMAP_TOKEN_CACHE_MB"  # memory budget of default caches; 0 turns them off
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One text's stored encoding: ``vectors`` ``(n, dim)`` and ``pooled`` ``(dim,)`` in the cache's format."""
+
+    vectors: np.ndarray
+    pooled: np.ndarray
+    truncated: bool
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.vectors.nbytes + self.pooled.nbytes)
+
+
+def default_cache() -> "TokenCache | None":
+    """The cache a :class:`~verimap.encoder.TokenEncoder` gets unless told otherwise: in memory, with the budget
+    from ``$VERIMAP_TOKEN_CACHE_MB`` (256 by default; ``0`` means no cache: encode every time, in fp32)."""
+    raw = os.environ.get(BUDGET_ENV, "").strip()
+    try:
+        mb = float(raw) if raw else DEFAULT_MAX_BYTES / 2**20
+    except ValueError:
+        raise ValueError(f"${BUDGET_ENV} must be a number of megabytes, got {raw!r}") from None
+    if mb < 0:
+        raise ValueError(f"${BUDGET_ENV} must not be negative, got {raw!r}")
+    return TokenCache(int(mb * 2**20)) if mb > 0 else None
+
+
+def cache_key(encoder_id: str, max_length: int, text: str) -> str:
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{encoder_id}|{max_length}|{digest}"
+
+
+def compress(x: torch.Tensor, fmt: str) -> np.ndarray:
+    """Unit vectors (rows of ``x``) in the stored format."""
+    a = x.detach().float().cpu().numpy()
+    if fmt == "fp32":
+        return a.copy()
+    if fmt == "fp16":
+        return a.astype(np.float16)
+    peak = np.abs(a).max(axis=-1, keepdims=True)
+    return np.rint(a * (127.0 / np.maximum(peak, 1e-12))).astype(np.int8)
+
+
+def decompress(a: np.ndarray) -> torch.Tensor:
+    """Back to float32 unit vectors (zero rows stay zero)."""
+    return torch.nn.functional.normalize(torch.from_numpy(a.astype(np.float32)), dim=-1)
+
+
+class TokenCache:
+    """LRU of token encodings with a byte budget, optionally backed by an SQLite file.
+
+    :param max_bytes: memory budget for stored arrays; the least recently used entries are evicted past it
+        (``0`` keeps nothing in memory, e.g. when only the disk tier is wanted).
+    :param path: an SQLite file to read through (created if missing); ``None`` for memory only. More can be
+        attached with :meth:`attach`.
+    :param format: ``int8`` (default), ``fp16`` or ``fp32``.
+    """
+
+    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES, *, path: str | Path | None = None,
+                 format: str = DEFAULT_FORMAT) -> None:
+        if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0:
+            raise ValueError(f"max_bytes must be a non-negative integer, got {max_bytes!r}")
+        if format not in FORMATS:
+            raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
+        self.max_bytes = max_bytes
+        self.format = format
+        self._memory: OrderedDict[str, Entry] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self._hits = self._misses = self._evictions = self._disk_hits = 0
+        self._disks: dict[Path, sqlite3.Connection] = {}
+        if path is not None:
+            self.attach(path)
+
+    # -- disk tier ---------------------------------------------------------------------------------------------
+    @property
+    def paths(self) -> list[Path]:
+        """The attached SQLite files, in lookup order."""
+        return list(self._disks)
+
+    def attach(self, path: str | Path) -> Path:
+        """Read through the SQLite file at ``path`` too (created if missing); returns its resolved path."""
+        path = Path(path).resolve()
+        with self._lock:
+            if path in self._disks:
+                return path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # WAL: readers never block the writer, and a killed writer loses at most its open transaction.
+        conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30.0, isolation_level=None)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS tokens (key TEXT PRIMARY KEY, format TEXT NOT NULL, rows INTEGER NOT NULL,"
+                " dim INTEGER NOT NULL, truncated INTEGER NOT NULL, vectors BLOB NOT NULL, pooled BLOB NOT NULL)"
+            )
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise ValueError(f"{path} is not a verimap token cache ({exc})") from exc
+        with self._lock:
+            if path in self._disks:  # attached by another thread meanwhile
+                conn.close()
+            else:
+                self._disks[path] = conn
+        return path
+
+    def detach(self, path: str | Path | None = None) -> None:
+        """Stop reading ``path`` (``None``: every attached file); the files are kept."""
+        with self._lock:
+            for p in [Path(path).resolve()] if path is not None else list(self._disks):
+                conn = self._disks.pop(p, None)
+                if conn is not None:
+                    conn.close()
+
+    # -- lookups -----------------------------------------------------------------------------------------------
+    def get_many(self, keys: Sequence[str]) -> list[Entry | None]:
+        """Entries for ``keys`` (``None`` where absent); disk hits are promoted into memory."""
+        with self._lock:
+            found: list[Entry | None] = []
+            for k in keys:
+                e = self._memory.get(k)
+                if e is not None:
+                    self._memory.move_to_end(k)
+                found.append(e)
+            for conn in self._disks.values():
+                todo = [i for i, e in enumerate(found) if e is None]
+                if not todo:
+                    break
+                from_disk = self._read_disk(conn, [keys[i] for i in todo])
+                for i in todo:
+                    e = from_disk.get(keys[i])
+                    if e is not None:
+                        found[i] = e
+                        self._disk_hits += 1
+                        self._remember(keys[i], e)
+            hits = sum(e is not None for e in found)
+            self._hits += hits
+            self._misses += len(keys) - hits
+            return found
+
+    def put_many(self, items: Iterable[tuple[str, Entry]], *, persist: str | Path | None = None) -> None:
+        """Store entries in memory, and with ``persist`` also in that SQLite file (attached if it is not yet)."""
+        items = list(items)
+        if not items:
+            return
+        conn = self._disks[self.attach(persist)] if persist is not None else None
+        with self._lock:
+            for k, e in items:
+                self._remember(k, e)
+            if conn is not None:
+                rows = [(k, self.format, e.vectors.shape[0], e.pooled.shape[0], int(e.truncated),
+                         e.vectors.tobytes(), e.pooled.tobytes()) for k, e in items]
+                conn.execute("BEGIN")
+                conn.executemany("INSERT OR REPLACE INTO tokens VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+                conn.execute("COMMIT")
+
+    def entry(self, vectors: torch.Tensor, pooled: torch.Tensor, truncated: bool) -> Entry:
+        """Compress one encoding into this cache's format."""
+        return Entry(compress(vectors, self.format), compress(pooled, POOLED_FORMAT[self.format]), bool(truncated))
+
+    def clear(self) -> None:
+        """Empty the memory tier (the disk file is kept)."""
+        with self._lock:
+            self._memory.clear()
+            self._bytes = 0
+
+    def stats(self) -> dict:
+        with self._lock:
+            return {"entries": len(self._memory), "bytes": self._bytes, "max_bytes": self.max_bytes,
+                    "hits": self._hits, "misses": self._misses, "disk_hits": self._disk_hits,
+                    "evictions": self._evictions, "format": self.format,
+                    "paths": [str(p) for p in self._disks]}
+
+    def __len__(self) -> int:
+        return len(self._memory)
+
+    # -- internals (lock held) -------------------------------------------------------------------------------
+    def _remember(self, key: str, entry: Entry) -> None:
+        old = self._memory.pop(key, None)
+        if old is not None:
+            self._bytes -= old.nbytes
+        if entry.nbytes > self.max_bytes:
+            return  # bigger than the whole budget: the disk tier (if any) still has it
+        self._memory[key] = entry
+        self._bytes += entry.nbytes
+        while self._bytes > self.max_bytes:
+            _, gone = self._memory.popitem(last=False)
+            self._bytes -= gone.nbytes
+            self._evictions += 1
+
+    def _read_disk(self, conn: sqlite3.Connection, keys: list[str]) -> dict[str, Entry]:
+        out: dict[str, Entry] = {}
+        for start in range(0, len(keys), 500):  # SQLite caps bound parameters per statement
+            chunk = keys[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = conn.execute(
+                f"SELECT key, format, rows, dim, truncated, vectors, pooled FROM tokens WHERE key IN ({marks})", chunk
+            ).fetchall()
+            for key, fmt, n, dim, truncated, vec, pooled in rows:
+                if fmt != self.format:
+                    continue  # written in another format: recompute rather than mix precisions
+                out[key] = Entry(np.frombuffer(vec, DTYPES[fmt]).reshape(n, dim),
+                                 np.frombuffer(pooled, DTYPES[POOLED_FORMAT[fmt]]), bool(truncated))
+        return out

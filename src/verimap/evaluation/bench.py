@@ -1,0 +1,272 @@
+"""Speed and cache benchmarks (``verimap bench speed`` / ``verimap bench cache``): every figure from one run.
+
+Speed compares, on the same query and candidates, a cross-encoder-shaped forward of the same MiniLM backbone over
+(query, doc) pairs (the latency reference; an untrained head, since only its cost matters), pooled cosine, MaxSim
+and the verifier, each cold (empty token cache) and warm (candidates' token vectors cached, as after indexing;
+the query is always new). Machines are noisy, so ratios to the cross-encoder measured in the same run are what
+to compare, not absolute times.
+
+Cache measures what storing token vectors compressed does to scores: every format's verifier and MaxSim scores
+on dev pairs against fp32, and the bytes each stores per passage.
+"""
+
+from __future__ import annotations
+
+import gzip
+import resource
+import statistics
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from verimap.cache import FORMATS, POOLED_FORMAT, TokenCache, compress, decompress
+from verimap.encoder import Encoded, TokenEncoder
+from verimap.scorers import MaxSim, PooledCosine, maxsim
+from verimap.verifier import Verifier
+
+SIZES = (10, 50, 100)
+
+
+@dataclass
+class SpeedReport:
+    threads: int
+    doc_tokens: float
+    medians: dict[str, dict[int, float]] = field(default_factory=dict)  # row → candidates → seconds
+    network_share: dict[int, float] = field(default_factory=dict)
+    index_docs_per_s: float = 0.0
+    index_docs: int = 0
+    cache_bytes_per_doc: float = 0.0
+    fp32_colbert_bytes_per_doc: float = 0.0
+    fp32_kept_bytes_per_doc: float = 0.0
+    peak_rss_mb: float = 0.0
+
+
+def bench_texts(data_dir: Path | None, n_docs: int, n_queries: int, encoder: TokenEncoder,
+                min_tokens: int = 40, max_tokens: int = 72) -> tuple[list[str], list[str]]:
+    """Passages of ``min_tokens``–``max_tokens`` word pieces (SciFact abstract sentences) and short
+    claims as queries; the demo corpus when the shared data is absent."""
+    if data_dir is not None and (data_dir / "sentences.txt.gz").exists():
+        from verimap.training.data import read_jsonl
+
+        docs = []
+        with gzip.open(data_dir / "sentences.txt.gz", "rt", encoding="utf-8") as f:
+            for line in f:
+                if min_tokens <= len(encoder.tokenize(line.strip())) <= max_tokens:
+                    docs.append(line.strip())
+                    if len(docs) == n_docs + 200:  # spare passages for the indexing run
+                        break
+        queries = [r["text"] for r in read_jsonl(data_dir / "scifact" / "queries.jsonl")]
+    else:  # no shared data: pairs of demo passages, and demo queries made distinct so none is ever cached
+        from verimap.commands.demo import demo_data
+
+        corpus, demo_queries = demo_data()
+        texts = [p["text"] for p in corpus]
+        docs = [f"{a} {b}" for a in texts for b in texts if a != b]
+        queries = [f"{q['query']} ({i})" for i in range(n_queries) for q in demo_queries[:1]]
+    if len(docs) < n_docs or len(queries) < n_queries:
+        raise ValueError(f"need {n_docs} passages and {n_queries} queries, found {len(docs)} and {len(queries)}")
+    return docs, queries[:n_queries]
+
+
+def _median(fn: Callable[[], object], repeats: int, before: Callable[[], object] | None = None) -> float:
+    times = []
+    for _ in range(repeats):
+        if before is not None:
+            before()
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+class CrossEncoderShape:
+    """MiniLM over ``[CLS] query [SEP] doc [SEP]`` pairs with a linear head on [CLS]: what a cross-encoder
+    reranker of the same backbone computes per request (the head is untrained; only its cost is measured)."""
+
+    def __init__(self, encoder: TokenEncoder) -> None:
+        self.encoder = encoder
+        self.head = torch.nn.Linear(encoder.dim, 1)
+
+    @torch.inference_mode()
+    def score(self, query: str, docs: list[str]) -> list[float]:
+        tok, enc = self.encoder.tokenizer, self.encoder
+        order = sorted(range(len(docs)), key=lambda i: len(docs[i]))
+        out = [0.0] * len(docs)
+        for start in range(0, len(order), enc.batch_size):
+            chunk = order[start : start + enc.batch_size]
+            batch = tok([query] * len(chunk), [docs[i] for i in chunk], padding=True, truncation="only_second",
+                        max_length=enc.max_length, return_tensors="pt")
+            cls = enc.model(**batch.to(enc.device)).last_hidden_state[:, 0]
+            for i, s in zip(chunk, self.head(cls).squeeze(-1).tolist()):
+                out[i] = s
+        return out
+
+
+def bench_speed(data_dir: Path | None, sizes: tuple[int, ...] = SIZES, repeats: int = 7,
+                index_docs: int = 500, weights: str | None = None, log: Callable[[str], None] = print) -> SpeedReport:
+    encoder = TokenEncoder(cache=TokenCache())
+    verifier = Verifier(weights, encoder=encoder)
+    # With an adapter the verifier reads a tuned copy of the encoder; its cache is the one to clear and fill.
+    cache = verifier.encoder.cache
+    assert cache is not None
+    # Queries needed: per size, the cross-encoder plus 3 scorers cold and warm, `repeats` each, one for the network
+    # share; two for the warm-up.
+    docs, queries = bench_texts(data_dir, max(sizes), len(sizes) * (7 * repeats + 1) + 2, encoder)
+    fresh = iter(queries)  # every timed call gets a query never seen, so only the candidates can be warm
+    cross = CrossEncoderShape(encoder)
+    scorers = {"pooled cosine": PooledCosine(encoder), "MaxSim": MaxSim(encoder), "verifier": verifier}
+    report = SpeedReport(threads=torch.get_num_threads(),
+                         doc_tokens=float(np.mean([len(encoder.tokenize(d)) for d in docs[: max(sizes)]])))
+
+    # Warm-up: first calls pay one-off allocation and kernel selection costs.
+    cross.score(next(fresh), docs[:8])
+    verifier.rank(next(fresh), docs[:8])
+
+    for n in sizes:
+        cand = docs[:n]
+        log(f"  {n} candidates …")
+        report.medians.setdefault("cross-encoder forward", {})[n] = _median(
+            lambda: cross.score(next(fresh), cand), repeats)
+        for name, scorer in scorers.items():
+            run = (lambda s=scorer: s.rank(next(fresh), cand)) if name == "verifier" else \
+                (lambda s=scorer: s.score(next(fresh), cand))
+            report.medians.setdefault(f"{name} cold", {})[n] = _median(run, repeats, before=cache.clear)
+            verifier.encoder.encode(cand)  # as after indexing: candidates cached, the query is new
+            report.medians.setdefault(f"{name} warm", {})[n] = _median(run, repeats)
+        # The verifier network's share of cold time: maps + network on already-encoded pairs.
+        q = verifier.encoder.encode([next(fresh)])[0]
+        pairs = [(q, d) for d in verifier.encoder.encode(cand)]
+        network = _median(lambda: verifier._score_encoded(pairs), repeats)
+        report.network_share[n] = network / report.medians["verifier cold"][n]
+
+    # Bytes per passage: what the cache holds vs fp32 ColBERT-style storage of every position ([CLS], tokens,
+    # [SEP]) and vs fp32 of exactly what the cache keeps (tokens + pooled).
+    entries = [cache.entry(e.vectors, e.pooled, e.truncated) for e in encoder.encode(docs[: max(sizes)])]
+    dim = encoder.dim
+    report.cache_bytes_per_doc = float(np.mean([e.nbytes for e in entries]))
+    report.fp32_colbert_bytes_per_doc = float(np.mean([(len(e.vectors) + 2) * dim * 4 for e in entries]))
+    report.fp32_kept_bytes_per_doc = float(np.mean([(len(e.vectors) + 1) * dim * 4 for e in entries]))
+
+    report.index_docs, report.index_docs_per_s = bench_index(encoder.with_cache(TokenCache()), docs[-index_docs:],
+                                                             log)
+    report.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return report
+
+
+def bench_index(encoder: TokenEncoder, docs: list[str], log: Callable[[str], None]) -> tuple[int, float]:
+    """End-to-end indexing into a fresh embedded Chroma store (embedding, upsert and the token file)."""
+    from verimap.store import VerimapStore
+
+    log(f"  indexing {len(docs)} passages …")
+    with tempfile.TemporaryDirectory() as tmp:
+        store = VerimapStore(Path(tmp) / "index", encoder=encoder)
+        start = time.perf_counter()
+        written = store.add(docs)
+        seconds = time.perf_counter() - start
+        assert store.count() == written == len(set(docs))
+        encoder.cache.detach()  # type: ignore[union-attr]
+    return written, written / seconds
+
+
+def speed_markdown(r: SpeedReport) -> str:
+    sizes = sorted(next(iter(r.medians.values())))
+    ref = r.medians["cross-encoder forward"]
+    head = "| per request | " + " | ".join(f"{n} cand. (ms) | × cross-enc." for n in sizes) + " |"
+    lines = [head, "|---|" + "---:|---:|" * len(sizes)]
+    for name, row in r.medians.items():
+        cells = " | ".join(f"{row[n] * 1000:.1f} | {row[n] / ref[n]:.3f}" for n in sizes)
+        lines.append(f"| {name} | {cells} |")
+    share = ", ".join(f"{r.network_share[n]:.0%} at {n}" for n in sizes)
+    lines += [
+        "",
+        f"- Torch threads: {r.threads}; candidates: SciFact abstract sentences of 40–72 word pieces "
+        f"(mean {r.doc_tokens:.0f}); each timed call has a query never seen before; medians of repeated calls.",
+        f"- Verifier network (maps + Transformer) share of verifier cold time: {share}.",
+        f"- Indexing into the embedded Chroma store, end to end (encode, upsert, token file): "
+        f"{r.index_docs_per_s:.0f} passages/s ({r.index_docs} passages).",
+        f"- Token cache per passage: {r.cache_bytes_per_doc:.0f} bytes = "
+        f"{r.cache_bytes_per_doc / r.fp32_colbert_bytes_per_doc:.3f} × fp32 ColBERT-style storage "
+        f"({r.fp32_colbert_bytes_per_doc:.0f} bytes: every position incl. [CLS]/[SEP]); "
+        f"{r.cache_bytes_per_doc / r.fp32_kept_bytes_per_doc:.3f} × fp32 of exactly what is kept "
+        f"(tokens + pooled vector).",
+        f"- Peak RSS of the bench process: {r.peak_rss_mb:.0f} MB.",
+    ]
+    return "\n".join(lines)
+
+
+def speed_plot(r: SpeedReport, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = sorted(next(iter(r.medians.values())))
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    width = 0.8 / len(r.medians)
+    for k, (name, row) in enumerate(r.medians.items()):
+        xs = [i + k * width for i in range(len(sizes))]
+        ax.bar(xs, [row[n] * 1000 for n in sizes], width, label=name)
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(sizes))], [f"{n} candidates" for n in sizes])
+    ax.set_yscale("log")
+    ax.set_ylabel("median latency per request (ms, log)")
+    ax.set_title(f"Rerank latency, {r.threads} CPU thread(s): cold = empty token cache, warm = candidates cached")
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# -- compression -------------------------------------------------------------------------------------------------
+def as_stored(e: Encoded, fmt: str) -> Encoded:
+    """What a cache in ``fmt`` returns for an encoding made without one."""
+    return Encoded(e.tokens, decompress(compress(e.vectors, fmt)),
+                   decompress(compress(e.pooled, POOLED_FORMAT[fmt])[None])[0], e.truncated)
+
+
+def bench_cache(data_dir: Path, n_pairs: int = 1000, weights: str | None = None,
+                log: Callable[[str], None] = print) -> dict[str, dict[str, float]]:
+    """Per format: mean/max |Δ| of verifier, MaxSim and pooled-cosine scores vs fp32, and PAWS dev ROC-AUC."""
+    from verimap.evaluation.suite import dev_rows
+    from verimap.training.trainer import roc_auc
+
+    encoder = TokenEncoder(cache=False)
+    verifier = Verifier(weights, encoder=encoder)
+    rows = dev_rows(data_dir, "paws_dev")[: n_pairs // 2] + dev_rows(data_dir, "mrpc_train")[: n_pairs // 2]
+    labels = [r.label for r in rows]
+    paws = [i for i, r in enumerate(rows) if r.source.startswith("paws")]
+    log(f"  encoding {len(rows)} dev pairs once in fp32 …")
+    texts = list(dict.fromkeys(t for r in rows for t in (r.a, r.b)))
+    exact = dict(zip(texts, verifier.encoder.encode(texts, warn=False)))
+    out: dict[str, dict[str, float]] = {}
+    base: dict[str, np.ndarray] = {}
+    for fmt in ("none", *FORMATS):
+        enc = exact if fmt == "none" else {t: as_stored(e, fmt) for t, e in exact.items()}
+        pairs = [(enc[r.a], enc[r.b]) for r in rows]
+        scores = {"verifier": np.array(verifier._score_encoded(pairs)),
+                  "MaxSim": np.array([maxsim(a.vectors, b.vectors) for a, b in pairs]),
+                  "pooled": np.array([float(a.pooled @ b.pooled) for a, b in pairs])}
+        if fmt == "none":
+            base = scores
+        row: dict[str, float] = {}
+        for name, s in scores.items():
+            row[f"{name} mean |Δ|"] = float(np.abs(s - base[name]).mean())
+            row[f"{name} max |Δ|"] = float(np.abs(s - base[name]).max())
+        row["verifier PAWS AUC"] = roc_auc([labels[i] for i in paws], scores["verifier"][paws].tolist())
+        out[fmt] = row
+    return out
+
+
+def cache_markdown(table: dict[str, dict[str, float]], n_pairs: int) -> str:
+    cols = list(next(iter(table.values())))
+    lines = ["| stored as | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
+    for fmt, row in table.items():
+        name = "fp32, no cache (reference)" if fmt == "none" else fmt
+        lines.append(f"| {name} | " + " | ".join(f"{row[c]:.4f}" if "AUC" in c else f"{row[c]:.2e}" for c in cols) + " |")
+    lines.append(f"\nDev pairs: {n_pairs} (half PAWS dev carved split, half MRPC train, never trained on for the "
+                 "shipped weights); |Δ| is against scores from uncompressed fp32 vectors.")
+    return "\n".join(lines)
