@@ -72,7 +72,8 @@ def test_instances_with_different_settings_do_not_leak_into_each_other(verifier)
     lenient = Verifier(encoder=verifier.encoder, threshold=0.0, batch_size=3)
     strict = Verifier(encoder=verifier.encoder, threshold=1.0)
     plans = [(v, c, kw) for v in (verifier, lenient, strict) for c in work
-             for kw in ({}, {"top_k": 1}, {"mode": "filter"}, {"mode": "fuse", "threshold": 0.3})]
+             for kw in ({"mode": "rerank"}, {"top_k": 1, "mode": "rerank"}, {"mode": "filter"},
+                        {"mode": "fuse", "threshold": 0.3})]
     expected = [rank(v, c, **kw) for v, c, kw in plans]
     assert all(r.accepted for r in expected[len(work) * 4][0]) and not any(  # lenient keeps, strict rejects
         kept for kept, _ in expected[2 * len(work) * 4:])

@@ -98,8 +98,12 @@ def test_rank_parameters_are_checked_or_honoured(verifier, top_k, threshold, mod
     kept, rejected = verifier.rank(QUERY, DOCS, top_k=top_k, threshold=threshold, mode=mode, return_rejected=True)
     t = verifier.threshold if threshold is None else threshold
     accepted = [r for r in kept + rejected if r.accepted]
-    assert all(r.verifier_score >= t for r in kept) and all(r.verifier_score < t for r in rejected)
-    assert len(kept) == min(len(accepted), top_k or len(DOCS))  # top_k bigger than the list: all accepted
+    assert all(r.accepted == (r.verifier_score >= t) for r in kept + rejected)
+    if mode == "fuse" and threshold is None:  # the default policy ranks everything and drops nothing
+        assert rejected == [] and len(kept) == min(len(DOCS), top_k or len(DOCS))
+    else:
+        assert all(r.verifier_score >= t for r in kept) and all(r.verifier_score < t for r in rejected)
+        assert len(kept) == min(len(accepted), top_k or len(DOCS))  # top_k bigger than the list: all accepted
     finite_probabilities([r.score for r in kept + rejected], len(kept) + len(rejected))
     if mode == "filter":
         assert [r.index for r in kept] == sorted(r.index for r in kept)

@@ -2,7 +2,12 @@
 
 Loads indexing.yaml and query.yaml with ``Pipeline.loads``, indexes a small hand-written corpus into a persistent
 Chroma collection in a temporary directory, then asks questions whose dense neighbours include a structural
-near-miss ("The man bit the dog." for "Did the dog bite the man?") and prints what the verifier kept and rejected.
+near-miss ("The man bit the dog." for "Did the dog bite the man?"). For each question it prints:
+
+- the default ranking (verifier fused with MaxSim; nothing is dropped), with each document's verifier score and
+  verdict at the weights card's threshold;
+- a strict run with an explicit ``score_threshold`` (``STRICT``): documents under it move to ``rejected`` and stay
+  out of the prompt.
 
     python examples/haystack/run_example.py
 """
@@ -35,6 +40,10 @@ QUESTIONS = [
     "Who sold the car to Alice?",
 ]
 
+# An explicit threshold on the verifier's calibrated probability: keep only what it finds more likely than not to
+# match. (The weights card's own threshold is tuned to keep recall; the default fuse policy drops nothing.)
+STRICT = 0.5
+
 
 def load(name: str, chroma_path: str) -> Pipeline:
     return Pipeline.loads((HERE / name).read_text().replace("@CHROMA_PATH@", chroma_path))
@@ -48,17 +57,31 @@ def main() -> None:
 
         query = load("query.yaml", chroma_path)
         for question in QUESTIONS:
-            result = query.run(
-                {"text_embedder": {"text": question}, "ranker": {"query": question}, "prompt_builder": {"query": question}},
-                include_outputs_from={"ranker"},
-            )
             print(f"Q: {question}")
-            for doc in result["ranker"]["documents"]:
-                print(f"  kept      {doc.score:.3f}  {doc.content}")
-            for doc in result["ranker"]["rejected"]:
-                print(f"  rejected  {doc.score:.3f}  {doc.content}")
-            print("  prompt:", result["prompt_builder"]["prompt"].strip().replace("\n", "\n          "))
+            default = ask(query, question)
+            print("  default (fuse with MaxSim; top_k=3, none dropped for its verdict):")
+            for doc in default["ranker"]["documents"]:
+                verdict = "accepted" if doc.meta["verifier_accepted"] else "not accepted"
+                print(f"    {doc.score:.3f}  verifier {doc.meta['verifier_score']:.3f} {verdict:<12}  {doc.content}")
+            strict = ask(query, question, score_threshold=STRICT)
+            print(f"  score_threshold={STRICT}:")
+            for doc in strict["ranker"]["documents"]:
+                print(f"    kept      verifier {doc.meta['verifier_score']:.3f}  {doc.content}")
+            for doc in strict["ranker"]["rejected"]:
+                print(f"    rejected  verifier {doc.meta['verifier_score']:.3f}  {doc.content}")
+            print("  prompt:", strict["prompt_builder"]["prompt"].strip().replace("\n", "\n          "))
             print()
+
+
+def ask(query: Pipeline, question: str, **ranker_args) -> dict:
+    return query.run(
+        {
+            "text_embedder": {"text": question},
+            "ranker": {"query": question, **ranker_args},
+            "prompt_builder": {"query": question},
+        },
+        include_outputs_from={"ranker"},
+    )
 
 
 if __name__ == "__main__":

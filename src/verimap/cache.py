@@ -98,7 +98,7 @@ def decompress(a: np.ndarray) -> torch.Tensor:
 
 
 class TokenCache:
-    """LRU of token encodings with a byte budget, optionally backed by an SQLite file.
+    """LRU of token encodings with a byte budget, optionally reading through SQLite files.
 
     :param max_bytes: memory budget for stored arrays; the least recently used entries are evicted past it
         (``0`` keeps nothing in memory, e.g. when only the disk tier is wanted).
@@ -221,9 +221,6 @@ class TokenCache:
                     "hits": self._hits, "misses": self._misses, "disk_hits": self._disk_hits,
                     "evictions": self._evictions, "format": self.format,
                     "paths": [str(p) for p in self._disks]}
-
-    def __len__(self) -> int:
-        return len(self._memory)
 
     # -- internals (lock held) -------------------------------------------------------------------------------
     def _remember(self, key: str, entry: Entry) -> None:

@@ -53,6 +53,7 @@ def apply_policy(
     top_k: int | None = None,
     prior_scores: Sequence[float] | None = None,
     fuse_weight: float = 0.5,
+    drop_rejected: bool = True,
 ) -> tuple[list[RankResult], list[RankResult]]:
     """Return ``(kept, rejected)``.
 
@@ -63,7 +64,8 @@ def apply_policy(
 
     ``prior_scores`` must be finite numbers (``ValueError`` naming the index otherwise); outside ``fuse`` mode they
     are ignored. The threshold applies to the verifier score and is applied before ``top_k``; ``rejected`` holds the
-    candidates under the threshold (sorted by verifier score), never those only cut by ``top_k``.
+    candidates under the threshold (sorted by verifier score), never those only cut by ``top_k``. With
+    ``drop_rejected=False`` nothing is set aside: every candidate is ranked, and ``accepted`` only reports its verdict.
     """
     check_mode(mode)
     threshold = check_threshold(threshold)
@@ -84,8 +86,8 @@ def apply_policy(
         RankResult(i, float(ranked[i]), float(v), threshold is None or v >= threshold)
         for i, v in enumerate(verifier_scores)
     ]
-    kept = [r for r in results if r.accepted]
-    rejected = sorted((r for r in results if not r.accepted), key=lambda r: -r.verifier_score)
+    kept = [r for r in results if r.accepted or not drop_rejected]
+    rejected = sorted((r for r in results if not r.accepted and drop_rejected), key=lambda r: -r.verifier_score)
     if mode != "filter":
         kept.sort(key=lambda r: -r.score)  # stable: ties keep the incoming order
     return kept[:top_k] if top_k is not None else kept, rejected

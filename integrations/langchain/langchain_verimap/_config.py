@@ -3,29 +3,41 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any, Literal
 
+from langchain_core.documents import Document
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from verimap import Verifier
 from verimap.inputs import check_threshold
 from verimap.policy import check_mode
 
-from langchain_verimap._shared import get_verifier
+from langchain_verimap._shared import get_verifier, rank_kwargs
 
 _LOAD_FIELDS = ("weights", "device", "batch_size")
 
 
 class VerifierConfig(BaseModel):
-    """Mixin: verifier selection (``weights``/``device``/``batch_size`` or a ready ``verifier``) and policy."""
+    """Mixin: verifier selection (``weights``/``device``/``batch_size`` or a ready ``verifier``) and policy.
+
+    The policy fields only choose what is passed to :meth:`verimap.Verifier.rank` (:meth:`_core_kwargs`); the core
+    scores, thresholds and orders.
+    """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     score_threshold: float | None = None
-    """Accept threshold on the verifier probability; ``None`` uses the weights card's default."""
-    mode: Literal["rerank", "filter", "fuse"] = "rerank"
-    """``rerank`` (order by verifier score), ``filter`` (keep incoming order) or ``fuse`` (verifier + incoming
-    score from ``metadata["relevance_score"]`` / ``metadata["score"]``, MaxSim when any document lacks one)."""
+    """Accept threshold on the verifier probability. ``None``: in ``fuse`` mode nothing is dropped (each document's
+    ``metadata["verifier_accepted"]`` gives its verdict at the weights card's default threshold); in ``rerank`` /
+    ``filter`` mode the card's default threshold drops. A number drops documents under it in every mode."""
+    mode: Literal["rerank", "filter", "fuse"] = "fuse"
+    """``fuse`` (default: order by ``fuse_weight * verifier + (1 - fuse_weight) * prior``, the prior chosen by
+    ``fuse_prior``), ``rerank`` (order by verifier score) or ``filter`` (keep the incoming order)."""
+    fuse_prior: Literal["maxsim", "retriever"] = "maxsim"
+    """The prior ``fuse`` mode combines the verifier with: ``maxsim`` (default; the core's MaxSim, whatever scores
+    the documents arrived with) or ``retriever`` (the incoming ``metadata["relevance_score"]`` /
+    ``metadata["score"]`` when every document has one, else MaxSim). Ignored in the other modes."""
     weights: str | None = None
     """Path of a ``.safetensors`` weights file (its ``.json`` card beside it); ``None`` for the shipped weights."""
     device: str = "cpu"
@@ -67,6 +79,11 @@ class VerifierConfig(BaseModel):
         else:
             self._verifier = get_verifier(self.weights, self.device, self.batch_size)
         return self
+
+    def _core_kwargs(self, docs: Sequence[Document], top_k: int | None) -> dict[str, Any]:
+        """The keyword arguments this component passes to :meth:`verimap.Verifier.rank` for ``docs``."""
+        return rank_kwargs(docs, top_k=top_k, threshold=self.score_threshold, mode=self.mode,
+                           fuse_prior=self.fuse_prior)
 
     @property
     def active_verifier(self) -> Verifier:

@@ -25,9 +25,12 @@ from verimap.shared import shared_encoder, shared_verifier
 
 # Metadata keys, documented in docs/langchain.md.
 RELEVANCE_SCORE = "relevance_score"
-"""The score the results are ordered by (verifier probability; the fused score in ``fuse`` mode)."""
+"""The score the results are ordered by (the fused score in ``fuse`` mode; the verifier probability otherwise)."""
 VERIFIER_SCORE = "verimap_score"
 """The calibrated verifier probability that the document matches the query (what the threshold applies to)."""
+VERIFIER_ACCEPTED = "verifier_accepted"
+"""The core's verdict (:attr:`verimap.RankResult.accepted`): ``verimap_score`` reached the threshold in force (the
+explicit ``score_threshold``, else the weights card's default) — reported even where ``fuse`` mode dropped nothing."""
 RETRIEVER_SCORE = "retriever_score"
 """The incoming score, preserved when the document arrived with one (see :data:`INCOMING_SCORE_KEYS`)."""
 REJECTED = "verimap_rejected"
@@ -57,27 +60,32 @@ def incoming_score(doc: Document) -> float | None:
     return None
 
 
-def prior_scores(docs: Sequence[Document], mode: str) -> list[float] | None:
-    """Priors for ``fuse`` mode: the incoming scores when *every* document has one, else ``None``.
+def prior_scores(docs: Sequence[Document], mode: str, fuse_prior: str = "maxsim") -> list[float] | None:
+    """What to pass to :meth:`Verifier.rank` as ``prior_scores``; ``None`` lets the core fuse with MaxSim.
 
-    With ``None`` the core fuses with MaxSim instead (it never fuses half a list with retriever scores).
+    Only ``mode="fuse"`` with ``fuse_prior="retriever"`` passes priors: the incoming scores, when *every* document
+    has one (the core never fuses half a list with retriever scores). ``fuse_prior="maxsim"`` (the default) always
+    passes ``None``, so the core fuses with MaxSim whatever scores the documents arrived with.
     """
-    if mode != "fuse":
+    if mode != "fuse" or fuse_prior != "retriever":
         return None
     scores = [incoming_score(d) for d in docs]
     return None if any(s is None for s in scores) else scores  # type: ignore[return-value]
 
 
-def rank_kwargs(docs: Sequence[Document], *, top_k: int | None, threshold: float | None, mode: str) -> dict[str, Any]:
+def rank_kwargs(docs: Sequence[Document], *, top_k: int | None, threshold: float | None, mode: str,
+                fuse_prior: str = "maxsim") -> dict[str, Any]:
     """Arguments for :meth:`Verifier.rank` / :meth:`Verifier.rank_async`.
 
-    The core is always asked for ``(kept, rejected)``; :func:`to_documents` decides what is returned.
+    ``threshold`` is passed as given: ``None`` reaches the core as ``None`` (so the default ``fuse`` mode drops
+    nothing, and ``rerank``/``filter`` use the verifier's threshold). The core is always asked for
+    ``(kept, rejected)``; :func:`to_documents` decides what is returned.
     """
     return {
         "top_k": top_k,
         "threshold": threshold,
         "mode": mode,
-        "prior_scores": prior_scores(docs, mode),
+        "prior_scores": prior_scores(docs, mode, fuse_prior),
         "return_rejected": True,
     }
 
@@ -98,6 +106,7 @@ def _annotated(doc: Document, result: RankResult, rejected: bool | None) -> Docu
         metadata[RETRIEVER_SCORE] = prior
     metadata[RELEVANCE_SCORE] = result.score
     metadata[VERIFIER_SCORE] = result.verifier_score
+    metadata[VERIFIER_ACCEPTED] = bool(result.accepted)
     if rejected is not None:
         metadata[REJECTED] = rejected
     return doc.model_copy(update={"metadata": metadata})  # keeps id, type and any subclass fields

@@ -13,31 +13,43 @@ from pydantic import ConfigDict, field_validator
 from verimap.inputs import check_query, check_top_k
 
 from langchain_verimap._config import VerifierConfig
-from langchain_verimap._shared import check_documents, rank_kwargs, to_documents
+from langchain_verimap._shared import check_documents, to_documents
 
 
 class StructuralVerifierCompressor(VerifierConfig, BaseDocumentCompressor, Serializable):
-    """Verify retrieved documents against the query and drop structural near-misses.
+    """Verify retrieved documents against the query: fuse the verifier with topical evidence, or drop near-misses.
 
     Use it wherever LangChain takes a document compressor, e.g.
     ``ContextualCompressionRetriever(base_compressor=StructuralVerifierCompressor(), base_retriever=...)``.
 
+    By default (``mode="fuse"``, ``fuse_prior="maxsim"``, ``score_threshold=None``) it orders the documents by
+    the core's fused score — ``fuse_weight * P(match) + (1 - fuse_weight) * MaxSim`` (min-max normalised) — and
+    drops nothing but what ``top_n`` cuts: on SciFact that ranks better than MaxSim or dense retrieval alone, while
+    dropping on the shipped model's verdict ranks worse (docs/benchmarks.md). To drop documents the verifier
+    rejects, set ``score_threshold`` (any mode) or use ``mode="rerank"`` / ``"filter"`` (which drop under the
+    weights card's threshold when ``score_threshold`` is ``None``).
+
     Each returned document is a copy (same ``id``, ``page_content`` and metadata) whose metadata also holds
 
-    - ``relevance_score``: the score the results are ordered by (the verifier probability; the fused score in
-      ``fuse`` mode);
+    - ``relevance_score``: the score the results are ordered by (the fused score in ``fuse`` mode; the verifier
+      probability otherwise);
     - ``verimap_score``: the calibrated verifier probability (what ``score_threshold`` applies to);
+    - ``verifier_accepted``: the core's verdict, ``verimap_score >= `` the threshold in force (``score_threshold``,
+      else the weights card's default) — present also where ``fuse`` mode dropped nothing;
     - ``retriever_score``: the score the document arrived with, when it had ``metadata["relevance_score"]``
       or ``metadata["score"]`` (first found);
     - ``verimap_rejected``: only when ``return_rejected=True`` — ``False`` on kept documents, ``True`` on
-      rejected ones.
+      rejected ones (never ``True`` in ``fuse`` mode without a ``score_threshold``, which rejects nothing).
 
     The input documents are never modified. Documents with empty ``page_content`` are verified like any other:
-    they score 0.0 and so are rejected by any positive threshold.
+    they score 0.0, so any positive threshold rejects them (and ``verifier_accepted`` is ``False``).
 
-    :param top_n: keep at most this many accepted documents (``None``: all accepted), after the threshold.
-    :param score_threshold: accept threshold; ``None`` uses the weights card's default.
-    :param mode: ``rerank`` | ``filter`` | ``fuse`` (see :func:`verimap.apply_policy`).
+    :param top_n: keep at most this many documents (``None``: all kept), after any threshold.
+    :param score_threshold: accept threshold; ``None``: drop nothing in ``fuse`` mode, the weights card's default
+        in ``rerank``/``filter`` mode.
+    :param mode: ``fuse`` (default) | ``rerank`` | ``filter`` (see :meth:`verimap.Verifier.rank`).
+    :param fuse_prior: ``maxsim`` (default) | ``retriever``: what ``fuse`` mode combines the verifier with
+        (the core's MaxSim, or the incoming scores when every document has one).
     :param return_rejected: also return the documents under the threshold, after the kept ones, flagged
         ``metadata["verimap_rejected"] = True`` (documents cut only by ``top_n`` are not returned).
     :param weights: weights file; ``None`` for the shipped weights.
@@ -49,7 +61,7 @@ class StructuralVerifierCompressor(VerifierConfig, BaseDocumentCompressor, Seria
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
     top_n: int | None = 3
-    """Keep at most this many accepted documents (``None`` keeps every accepted one)."""
+    """Keep at most this many documents, after any threshold (``None`` keeps every one not dropped)."""
     return_rejected: bool = False
     """Also return the rejected documents, after the kept ones, with ``metadata["verimap_rejected"] = True``."""
 
@@ -66,9 +78,6 @@ class StructuralVerifierCompressor(VerifierConfig, BaseDocumentCompressor, Seria
     def get_lc_namespace(cls) -> list[str]:
         return ["langchain_verimap"]
 
-    def _rank_kwargs(self, docs: Sequence[Document]) -> dict[str, Any]:
-        return rank_kwargs(docs, top_k=self.top_n, threshold=self.score_threshold, mode=self.mode)
-
     def compress_documents(
         self,
         documents: Sequence[Document],
@@ -80,7 +89,7 @@ class StructuralVerifierCompressor(VerifierConfig, BaseDocumentCompressor, Seria
         docs = check_documents(documents)
         if not docs:
             return []
-        ranked = self.active_verifier.rank(query, [d.page_content for d in docs], **self._rank_kwargs(docs))
+        ranked = self.active_verifier.rank(query, [d.page_content for d in docs], **self._core_kwargs(docs, self.top_n))
         return to_documents(docs, ranked, self.return_rejected)
 
     async def acompress_documents(
@@ -95,6 +104,6 @@ class StructuralVerifierCompressor(VerifierConfig, BaseDocumentCompressor, Seria
         if not docs:
             return []
         ranked = await self.active_verifier.rank_async(
-            query, [d.page_content for d in docs], **self._rank_kwargs(docs)
+            query, [d.page_content for d in docs], **self._core_kwargs(docs, self.top_n)
         )
         return to_documents(docs, ranked, self.return_rejected)

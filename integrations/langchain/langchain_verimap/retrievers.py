@@ -12,30 +12,36 @@ from pydantic import AliasChoices, ConfigDict, Field, field_validator
 from verimap.inputs import check_query, check_top_k
 
 from langchain_verimap._config import VerifierConfig
-from langchain_verimap._shared import check_documents, rank_kwargs, to_documents
+from langchain_verimap._shared import check_documents, to_documents
 
 
 class VerifiedRetriever(VerifierConfig, BaseRetriever):
-    """Wrap a retriever, verify its candidates and return the best ``k`` that pass.
+    """Wrap a retriever, verify its candidates and return the best ``k``.
 
     >>> base = Chroma(..., embedding_function=VerimapEmbeddings()).as_retriever(search_kwargs={"k": 50})
     >>> retriever = VerifiedRetriever(base_retriever=base, k=4)
     >>> retriever.invoke("Did the dog bite the man?", k=2)     # k can be overridden per call
 
     The wrapped retriever supplies the candidates (set its own candidate count, e.g. ``search_kwargs={"k": 50}``);
-    the verifier drops those under ``score_threshold`` and orders the rest per ``mode``, then the first ``k`` are
-    returned. Fewer than ``k`` come back when fewer pass the threshold. Returned documents are annotated copies
-    exactly as with :class:`~langchain_verimap.StructuralVerifierCompressor` (``relevance_score``,
-    ``verimap_score``, ``retriever_score``).
+    the core orders them per ``mode`` and the first ``k`` are returned. By default (``mode="fuse"``,
+    ``fuse_prior="maxsim"``, ``score_threshold=None``) the order is the verifier fused with MaxSim and nothing is
+    dropped, so ``k`` come back whenever there are ``k`` candidates (the policy that ranked best on SciFact,
+    docs/benchmarks.md). With a ``score_threshold`` (any mode), or in ``rerank``/``filter`` mode (the weights card's
+    threshold when ``score_threshold`` is ``None``), candidates under the threshold are dropped first, so fewer
+    than ``k`` may come back. Returned documents are annotated copies exactly as with
+    :class:`~langchain_verimap.StructuralVerifierCompressor` (``relevance_score``, ``verimap_score``,
+    ``verifier_accepted``, ``retriever_score``).
 
     ``invoke``/``ainvoke`` keyword arguments: ``k`` overrides this retriever's ``k`` for the call; every other
     keyword goes to the wrapped retriever (e.g. ``filter=...`` for a vector store retriever). The wrapped
     retriever runs as a child of this retriever's run, so callbacks and tracing see both.
 
     :param base_retriever: the retriever to verify (``retriever=`` is accepted too).
-    :param k: number of documents to return (``None``: every accepted candidate).
-    :param score_threshold: accept threshold; ``None`` uses the weights card's default.
-    :param mode: ``rerank`` | ``filter`` | ``fuse``.
+    :param k: number of documents to return (``None``: every candidate not dropped).
+    :param score_threshold: accept threshold; ``None``: drop nothing in ``fuse`` mode, the weights card's default
+        in ``rerank``/``filter`` mode.
+    :param mode: ``fuse`` (default) | ``rerank`` | ``filter`` (see :meth:`verimap.Verifier.rank`).
+    :param fuse_prior: ``maxsim`` (default) | ``retriever``: what ``fuse`` mode combines the verifier with.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", populate_by_name=True)
@@ -43,7 +49,7 @@ class VerifiedRetriever(VerifierConfig, BaseRetriever):
     base_retriever: BaseRetriever = Field(validation_alias=AliasChoices("base_retriever", "retriever"))
     """The retriever whose candidates are verified."""
     k: int | None = 4
-    """Number of documents to return (after the threshold)."""
+    """Number of documents to return (after any threshold)."""
 
     @field_validator("k", mode="before")  # the raw value: no lax True -> 1 or "2" -> 2 first
     @classmethod
@@ -76,7 +82,7 @@ class VerifiedRetriever(VerifierConfig, BaseRetriever):
         ranked = self.active_verifier.rank(
             query,
             [d.page_content for d in candidates],
-            **rank_kwargs(candidates, top_k=k, threshold=self.score_threshold, mode=self.mode),
+            **self._core_kwargs(candidates, k),
         )
         return to_documents(candidates, ranked, return_rejected=False)
 
@@ -93,6 +99,6 @@ class VerifiedRetriever(VerifierConfig, BaseRetriever):
         ranked = await self.active_verifier.rank_async(
             query,
             [d.page_content for d in candidates],
-            **rank_kwargs(candidates, top_k=k, threshold=self.score_threshold, mode=self.mode),
+            **self._core_kwargs(candidates, k),
         )
         return to_documents(candidates, ranked, return_rejected=False)

@@ -36,6 +36,7 @@ SIZES = (10, 50, 100)
 class SpeedReport:
     threads: int
     doc_tokens: float
+    texts: str = ""
     medians: dict[str, dict[int, float]] = field(default_factory=dict)  # row → candidates → seconds
     network_share: dict[int, float] = field(default_factory=dict)
     index_docs_per_s: float = 0.0
@@ -58,7 +59,7 @@ def bench_texts(data_dir: Path | None, n_docs: int, n_queries: int, encoder: Tok
             for line in f:
                 if min_tokens <= len(encoder.tokenize(line.strip())) <= max_tokens:
                     docs.append(line.strip())
-                    if len(docs) == n_docs + 200:  # spare passages for the indexing run
+                    if len(docs) == n_docs:
                         break
         queries = [r["text"] for r in read_jsonl(data_dir / "scifact" / "queries.jsonl")]
     else:  # no shared data: pairs of demo passages, and demo queries made distinct so none is ever cached
@@ -66,7 +67,8 @@ def bench_texts(data_dir: Path | None, n_docs: int, n_queries: int, encoder: Tok
 
         corpus, demo_queries = demo_data()
         texts = [p["text"] for p in corpus]
-        docs = [f"{a} {b}" for a in texts for b in texts if a != b]
+        pairs = [f"{a} {b}" for a in texts for b in texts if a != b]
+        docs = [f"{pairs[i % len(pairs)]} ({i})" for i in range(n_docs)]
         queries = [f"{q['query']} ({i})" for i in range(n_queries) for q in demo_queries[:1]]
     if len(docs) < n_docs or len(queries) < n_queries:
         raise ValueError(f"need {n_docs} passages and {n_queries} queries, found {len(docs)} and {len(queries)}")
@@ -116,12 +118,14 @@ def bench_speed(data_dir: Path | None, sizes: tuple[int, ...] = SIZES, repeats: 
     assert cache is not None
     # Queries needed: per size, the cross-encoder plus 3 scorers cold and warm, `repeats` each, one for the network
     # share; two for the warm-up.
-    docs, queries = bench_texts(data_dir, max(sizes), len(sizes) * (7 * repeats + 1) + 2, encoder)
+    docs, queries = bench_texts(data_dir, max(sizes) + index_docs, len(sizes) * (7 * repeats + 1) + 2, encoder)
     fresh = iter(queries)  # every timed call gets a query never seen, so only the candidates can be warm
     cross = CrossEncoderShape(encoder)
     scorers = {"pooled cosine": PooledCosine(encoder), "MaxSim": MaxSim(encoder), "verifier": verifier}
     report = SpeedReport(threads=torch.get_num_threads(),
-                         doc_tokens=float(np.mean([len(encoder.tokenize(d)) for d in docs[: max(sizes)]])))
+                         doc_tokens=float(np.mean([len(encoder.tokenize(d)) for d in docs[: max(sizes)]])),
+                         texts="demo passage pairs (no shared data found)" if data_dir is None else
+                         "SciFact abstract sentences of 40–72 word pieces")
 
     # Warm-up: first calls pay one-off allocation and kernel selection costs.
     cross.score(next(fresh), docs[:8])
@@ -184,8 +188,8 @@ def speed_markdown(r: SpeedReport) -> str:
     share = ", ".join(f"{r.network_share[n]:.0%} at {n}" for n in sizes)
     lines += [
         "",
-        f"- Torch threads: {r.threads}; candidates: SciFact abstract sentences of 40–72 word pieces "
-        f"(mean {r.doc_tokens:.0f}); each timed call has a query never seen before; medians of repeated calls.",
+        f"- Torch threads: {r.threads}; candidates: {r.texts} (mean {r.doc_tokens:.0f} word pieces); each timed "
+        "call has a query never seen before; medians of repeated calls.",
         f"- Verifier network (maps + Transformer) share of verifier cold time: {share}.",
         f"- Indexing into the embedded Chroma store, end to end (encode, upsert, token file): "
         f"{r.index_docs_per_s:.0f} passages/s ({r.index_docs} passages).",
@@ -230,7 +234,7 @@ def as_stored(e: Encoded, fmt: str) -> Encoded:
 
 def bench_cache(data_dir: Path, n_pairs: int = 1000, weights: str | None = None,
                 log: Callable[[str], None] = print) -> dict[str, dict[str, float]]:
-    """Per format: mean/max |Δ| of verifier, MaxSim and pooled-cosine scores vs fp32, and PAWS dev ROC-AUC."""
+    """Per format: mean/max absolute change of verifier, MaxSim and pooled-cosine scores vs fp32, and PAWS dev ROC-AUC."""
     from verimap.evaluation.suite import dev_rows
     from verimap.training.trainer import roc_auc
 
@@ -254,8 +258,8 @@ def bench_cache(data_dir: Path, n_pairs: int = 1000, weights: str | None = None,
             base = scores
         row: dict[str, float] = {}
         for name, s in scores.items():
-            row[f"{name} mean |Δ|"] = float(np.abs(s - base[name]).mean())
-            row[f"{name} max |Δ|"] = float(np.abs(s - base[name]).max())
+            row[f"{name} mean abs Δ"] = float(np.abs(s - base[name]).mean())
+            row[f"{name} max abs Δ"] = float(np.abs(s - base[name]).max())
         row["verifier PAWS AUC"] = roc_auc([labels[i] for i in paws], scores["verifier"][paws].tolist())
         out[fmt] = row
     return out
@@ -267,6 +271,6 @@ def cache_markdown(table: dict[str, dict[str, float]], n_pairs: int) -> str:
     for fmt, row in table.items():
         name = "fp32, no cache (reference)" if fmt == "none" else fmt
         lines.append(f"| {name} | " + " | ".join(f"{row[c]:.4f}" if "AUC" in c else f"{row[c]:.2e}" for c in cols) + " |")
-    lines.append(f"\nDev pairs: {n_pairs} (half PAWS dev carved split, half MRPC train, never trained on for the "
-                 "shipped weights); |Δ| is against scores from uncompressed fp32 vectors.")
+    lines.append(f"\nDev pairs: {n_pairs} (half from the carved PAWS dev part, half from the carved MRPC part; the "
+                 "shipped weights never saw either); Δ is against scores from uncompressed fp32 vectors.")
     return "\n".join(lines)

@@ -33,9 +33,20 @@ CORPUS = [text for _, match, miss in NEAR_MISS_CASES for text in (match, miss)] 
 
 @pytest.fixture(scope="session")
 def ranker():
+    """A ranker with the default policy (``fuse`` with MaxSim, nothing dropped without an explicit threshold)."""
     from haystack_integrations.components.rankers.verimap import StructuralVerifierRanker
 
     component = StructuralVerifierRanker(top_k=None)
+    component.warm_up()
+    return component
+
+
+@pytest.fixture(scope="session")
+def rerank_ranker():
+    """A ranker in ``rerank`` mode: ordered by the verifier alone, dropping under the card's threshold by default."""
+    from haystack_integrations.components.rankers.verimap import StructuralVerifierRanker
+
+    component = StructuralVerifierRanker(top_k=None, mode="rerank")
     component.warm_up()
     return component
 

@@ -74,6 +74,28 @@ def test_query_pipeline_wiring(query_pipeline):
     assert result["ranker"]["rejected"] == []  # threshold 0.0: nothing under it
 
 
+def test_query_pipeline_default_fuses_and_drops_nothing(query_pipeline, verifier, corpus):
+    ranker = query_pipeline.get_component("ranker")
+    assert (ranker.mode, ranker.fuse_prior, ranker.score_threshold) == ("fuse", "maxsim", None)
+    question = "Did the dog bite the man?"
+    result = ask(query_pipeline, question)
+    kept = result["ranker"]["documents"]
+    assert len(kept) == 3 and result["ranker"]["rejected"] == []  # query.yaml's top_k; nothing set aside
+    # the retriever's 10-candidate recall holds the whole corpus: the core's default policy on it gives the same top 3
+    assert [d.content for d in kept] == [corpus[r.index] for r in verifier.rank(question, corpus, 3, mode="fuse")]
+    assert not all(d.meta["verifier_accepted"] for d in kept)  # verdicts reported, nothing dropped for them
+    assert all(d.meta["verifier_accepted"] == (d.meta["verifier_score"] >= verifier.threshold) for d in kept)
+
+
+def test_old_query_yaml_without_fuse_prior_loads(example_chroma, example_yaml):
+    text = example_yaml("query.yaml", example_chroma)
+    old = "\n".join(line for line in text.splitlines() if not line.strip().startswith("fuse_prior:"))
+    assert old != text and "fuse_prior: maxsim" not in old
+    pipeline = Pipeline.loads(old)
+    assert pipeline.get_component("ranker").fuse_prior == "maxsim"
+    assert len(ask(pipeline, "Who sold the car to Alice?")["ranker"]["documents"]) == 3
+
+
 def test_query_pipeline_match_first_near_miss_rejected(query_pipeline, near_miss_case, separating_threshold):
     query, match, miss = near_miss_case
     result = ask(query_pipeline, query, score_threshold=separating_threshold)
@@ -106,6 +128,8 @@ def test_run_example_script(capsys):
     out = capsys.readouterr().out
     assert "indexed 7 documents" in out
     assert "Q: Did the dog bite the man?" in out and "Q: Who sold the car to Alice?" in out
+    assert "none dropped for its verdict" in out and "score_threshold=0.5:" in out
+    assert "rejected  verifier 0.2" in out or "rejected  verifier 0.1" in out  # the strict run sets aside a near-miss
 
 
 async def test_pipeline_run_async_equals_run(memory_store):

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from haystack_integrations.components.rankers.verimap import StructuralVerifierRanker
 from haystack_integrations.components.retrievers.verimap import VerifiedRetriever
 from verimap import TruncationWarning
+from verimap.shared import shared_verifier
 
 FAST = settings(max_examples=30, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -43,9 +44,12 @@ def documents(draw):
 
 
 def check_output(out, threshold):
+    cut = shared_verifier().threshold if threshold is None else threshold  # the card's, as the ranker's verifier
     for d in out["documents"] + out["rejected"]:
         assert math.isfinite(d.score) and 0.0 <= d.score <= 1.0
         assert 0.0 <= d.meta["verifier_score"] <= 1.0
+        has_text = d.content is not None and bool(d.content.strip())
+        assert d.meta["verifier_accepted"] is (has_text and d.meta["verifier_score"] >= cut)
     if threshold is not None:
         assert all(d.meta["verifier_score"] >= threshold for d in out["documents"])
         assert all(d.meta["verifier_score"] < threshold or d.content is None or not d.content.strip()
@@ -55,15 +59,18 @@ def check_output(out, threshold):
 # -- property tests ------------------------------------------------------------------------------------------------
 @FAST
 @given(docs=documents(), mode=st.sampled_from(["rerank", "filter", "fuse"]),
+       fuse_prior=st.sampled_from(["maxsim", "retriever"]),
        score_type=st.sampled_from(["similarity", "distance"]), threshold=st.one_of(st.none(), st.floats(0, 1)))
-def test_any_documents_are_each_returned_once_with_finite_scores(docs, mode, score_type, threshold):
-    ranker = StructuralVerifierRanker(top_k=None, mode=mode, retriever_score_type=score_type)
+def test_any_documents_are_each_returned_once_with_finite_scores(docs, mode, fuse_prior, score_type, threshold):
+    ranker = StructuralVerifierRanker(top_k=None, mode=mode, fuse_prior=fuse_prior, retriever_score_type=score_type)
     before = copy.deepcopy(docs)
     out = ranker.run(query=QUERY, documents=docs, score_threshold=threshold)
     assert docs == before  # inputs untouched
     returned = [d.id for d in out["documents"] + out["rejected"]]
     assert sorted(returned) == sorted({d.id for d in docs})  # duplicates merged, nothing lost, nothing invented
     check_output(out, threshold)
+    if mode == "fuse" and threshold is None:  # the default policy drops nothing: only text-less documents are set aside
+        assert all(d.content is None or not d.content.strip() for d in out["rejected"])
     if mode == "filter":  # incoming order kept
         first = {}
         for i, d in enumerate(docs):
@@ -124,7 +131,7 @@ def test_bad_documents_are_named(ranker):
 
 
 def test_non_finite_incoming_scores_count_as_missing_in_fuse_mode():
-    ranker = StructuralVerifierRanker(top_k=None, mode="fuse", score_threshold=0.0)
+    ranker = StructuralVerifierRanker(top_k=None, mode="fuse", fuse_prior="retriever", score_threshold=0.0)
     docs = [Document(content="The dog bit the man.", score=math.nan), Document(content="The man bit the dog.",
             score=0.9), Document(content="Paris is in France.", score=math.inf), Document(content="x", score=0.1)]
     out = ranker.run(query=QUERY, documents=docs)
@@ -170,7 +177,9 @@ def test_rankers_with_different_settings_do_not_leak(verifier):
     rankers = [StructuralVerifierRanker(top_k=1, score_threshold=0.0),
                StructuralVerifierRanker(top_k=None, score_threshold=1.0),
                StructuralVerifierRanker(top_k=None, mode="filter", score_threshold=0.0),
-               StructuralVerifierRanker(top_k=2, mode="fuse", retriever_score_type="distance")]
+               StructuralVerifierRanker(top_k=2, mode="fuse", fuse_prior="retriever", retriever_score_type="distance"),
+               StructuralVerifierRanker(top_k=None),  # the default: fuse with MaxSim, nothing dropped
+               StructuralVerifierRanker(top_k=None, mode="rerank")]
     plans = [(r, q, d) for r in rankers for q, d in WORK]
     expected = [r.run(query=q, documents=d) for r, q, d in plans]
     assert all(len(e["documents"]) == 1 for e in expected[: len(WORK)])

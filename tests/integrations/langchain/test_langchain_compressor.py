@@ -26,7 +26,7 @@ def dog_docs() -> list[Document]:
 
 @pytest.fixture(scope="module")
 def keep_all(verifier):
-    """Verify and rank, reject nothing: for the tests about plumbing rather than judgment."""
+    """Verify and rank (default ``fuse`` mode), reject nothing: for the tests about plumbing rather than judgment."""
     return StructuralVerifierCompressor(verifier=verifier, score_threshold=0.0, top_n=None)
 
 
@@ -55,17 +55,95 @@ def test_return_rejected_flags_the_near_miss(verifier, separating_threshold):
 def test_keeps_ids_and_metadata_and_writes_core_scores(keep_all, verifier, corpus):
     out = keep_all.compress_documents(corpus, QUERY)
     assert sorted(d.id for d in out) == sorted(d.id for d in corpus)
-    expected = dict(zip((d.id for d in corpus), verifier.score(QUERY, [d.page_content for d in corpus])))
+    texts = [d.page_content for d in corpus]
+    probability = dict(zip((d.id for d in corpus), verifier.score(QUERY, texts)))
+    fused = {corpus[r.index].id: r.score for r in verifier.rank(QUERY, texts, threshold=0.0, mode="fuse")}
     by_id = {d.id: d for d in corpus}
+    added = {"relevance_score", "verimap_score", "verifier_accepted"}
     for doc in out:
         original = by_id[doc.id]
         assert doc.page_content == original.page_content
-        assert {k: v for k, v in doc.metadata.items() if k not in {"relevance_score", "verimap_score"}} == original.metadata
-        assert doc.metadata["relevance_score"] == pytest.approx(expected[doc.id], abs=1e-6)
-        assert doc.metadata["verimap_score"] == pytest.approx(expected[doc.id], abs=1e-6)
+        assert {k: v for k, v in doc.metadata.items() if k not in added} == original.metadata
+        assert doc.metadata["relevance_score"] == pytest.approx(fused[doc.id], abs=1e-6)
+        assert doc.metadata["verimap_score"] == pytest.approx(probability[doc.id], abs=1e-6)
+        assert doc.metadata["verifier_accepted"] is True  # score_threshold=0.0 accepts everything
         assert "retriever_score" not in doc.metadata and "verimap_rejected" not in doc.metadata
     scores = [d.metadata["relevance_score"] for d in out]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_rerank_scores_are_the_verifier_probability(verifier, corpus):
+    compressor = StructuralVerifierCompressor(verifier=verifier, mode="rerank", score_threshold=0.0, top_n=None)
+    expected = dict(zip((d.id for d in corpus), verifier.score(QUERY, [d.page_content for d in corpus])))
+    for doc in compressor.compress_documents(corpus, QUERY):
+        assert doc.metadata["relevance_score"] == pytest.approx(expected[doc.id], abs=1e-6)
+        assert doc.metadata["verimap_score"] == pytest.approx(expected[doc.id], abs=1e-6)
+
+
+# -- the default policy: fuse with MaxSim, drop nothing ---------------------------------------------------------
+def test_the_default_is_fuse_with_maxsim(verifier):
+    compressor = StructuralVerifierCompressor(verifier=verifier)
+    assert (compressor.mode, compressor.fuse_prior, compressor.score_threshold) == ("fuse", "maxsim", None)
+
+
+@pytest.mark.parametrize("with_incoming_scores", [False, True])
+async def test_default_drops_nothing_and_orders_like_the_core_fuse(verifier, corpus, with_incoming_scores):
+    corpus.append(Document(page_content="", id="empty", metadata={}))  # scores 0.0: rejected by any verdict
+    if with_incoming_scores:  # the default prior is MaxSim: incoming scores must not change the order
+        for i, doc in enumerate(corpus):
+            doc.metadata["relevance_score"] = float(i)
+    texts = [d.page_content for d in corpus]
+    compressor = StructuralVerifierCompressor(verifier=verifier, top_n=None, return_rejected=True)
+    expected = verifier.rank(QUERY, texts, mode="fuse")  # the core's own default: threshold=None, MaxSim prior
+    assert len(expected) == len(corpus)
+    for out in (compressor.compress_documents(corpus, QUERY), await compressor.acompress_documents(corpus, QUERY)):
+        assert [d.id for d in out] == [corpus[r.index].id for r in expected]  # everything, in the core's order
+        assert [d.metadata["relevance_score"] for d in out] == pytest.approx([r.score for r in expected], abs=1e-6)
+        assert [d.metadata["verifier_accepted"] for d in out] == [r.accepted for r in expected]
+        assert not any(d.metadata["verimap_rejected"] for d in out)
+        empty = next(d for d in out if d.id == "empty")
+        assert empty.metadata["verimap_score"] == 0.0 and empty.metadata["verifier_accepted"] is False
+    assert [d.id for d in StructuralVerifierCompressor(verifier=verifier).compress_documents(corpus, QUERY)] == [
+        corpus[r.index].id for r in expected[:3]  # the default top_n=3 cuts the fused order
+    ]
+
+
+def test_default_keeps_the_near_miss(verifier):
+    out = StructuralVerifierCompressor(verifier=verifier).compress_documents(dog_docs(), QUERY)
+    expected = verifier.rank(QUERY, [NEAR_MISS, TRUE_MATCH], mode="fuse")
+    assert [d.page_content for d in out] == [[NEAR_MISS, TRUE_MATCH][r.index] for r in expected]
+    assert sorted(d.page_content for d in out) == sorted([NEAR_MISS, TRUE_MATCH])
+
+
+def test_explicit_threshold_in_fuse_mode_drops(verifier, separating_threshold):
+    compressor = StructuralVerifierCompressor(verifier=verifier, top_n=None, return_rejected=True,
+                                              score_threshold=separating_threshold)
+    assert compressor.mode == "fuse"
+    out = compressor.compress_documents(dog_docs(), QUERY)
+    assert [(d.page_content, d.metadata["verimap_rejected"], d.metadata["verifier_accepted"]) for d in out] == [
+        (TRUE_MATCH, False, True), (NEAR_MISS, True, False)
+    ]
+    dropped = StructuralVerifierCompressor(verifier=verifier, top_n=None, score_threshold=separating_threshold)
+    assert [d.page_content for d in dropped.compress_documents(dog_docs(), QUERY)] == [TRUE_MATCH]
+
+
+@pytest.mark.parametrize("mode", ["fuse", "rerank", "filter"])
+@pytest.mark.parametrize("explicit", [False, True])
+def test_verifier_accepted_is_the_score_against_the_threshold(verifier, corpus, separating_threshold, mode, explicit):
+    threshold = separating_threshold if explicit else None
+    compressor = StructuralVerifierCompressor(verifier=verifier, mode=mode, top_n=None, score_threshold=threshold,
+                                              return_rejected=True)
+    out = compressor.compress_documents(corpus, QUERY)
+    assert len(out) == len(corpus)  # kept + rejected: every document once
+    in_force = verifier.threshold if threshold is None else threshold
+    kept, rejected = verifier.rank(QUERY, [d.page_content for d in corpus], None, threshold, mode=mode,
+                                   return_rejected=True)
+    assert [d.metadata["verifier_accepted"] for d in out] == [r.accepted for r in kept + rejected]
+    for doc in out:
+        assert isinstance(doc.metadata["verifier_accepted"], bool)
+        assert doc.metadata["verifier_accepted"] == (doc.metadata["verimap_score"] >= in_force)
+        if doc.metadata["verimap_rejected"]:
+            assert doc.metadata["verifier_accepted"] is False
 
 
 def test_order_and_split_match_the_core(verifier, corpus):
@@ -81,16 +159,18 @@ def test_order_and_split_match_the_core(verifier, corpus):
         assert [d.id for d in out] == [corpus[r.index].id for r in kept + rejected]
         assert [d.metadata["relevance_score"] for d in out] == pytest.approx([r.score for r in kept + rejected])
         assert [d.metadata["verimap_rejected"] for d in out] == [False] * len(kept) + [True] * len(rejected)
+        assert [d.metadata["verifier_accepted"] for d in out] == [True] * len(kept) + [False] * len(rejected)
         assert len(kept) == 2 and len(rejected) == 3  # top_n cuts the kept only; cut docs are not "rejected"
 
 
-def test_fuse_uses_and_preserves_the_incoming_score(verifier):
+def test_fuse_prior_retriever_uses_and_preserves_the_incoming_score(verifier):
     docs = [
         Document(page_content=NEAR_MISS, id="a", metadata={"relevance_score": 0.9}),
         Document(page_content=TRUE_MATCH, id="b", metadata={"relevance_score": 0.2}),
         Document(page_content="Cats purr.", id="c", metadata={"relevance_score": 0.5}),
     ]
-    compressor = StructuralVerifierCompressor(verifier=verifier, mode="fuse", score_threshold=0.0, top_n=None)
+    compressor = StructuralVerifierCompressor(verifier=verifier, fuse_prior="retriever", score_threshold=0.0,
+                                              top_n=None)
     out = compressor.compress_documents(docs, QUERY)
     kept = verifier.rank(QUERY, [d.page_content for d in docs], threshold=0.0, mode="fuse", prior_scores=[0.9, 0.2, 0.5])
     assert [d.id for d in out] == [docs[r.index].id for r in kept]
@@ -103,22 +183,60 @@ def test_fuse_uses_and_preserves_the_incoming_score(verifier):
     assert {d.id: d.metadata["retriever_score"] for d in out_alt} == {"a": 0.9, "b": 0.2, "c": 0.5}
 
 
-def test_fuse_without_incoming_scores_uses_the_core_default(verifier, corpus):
+def test_fuse_prior_retriever_orders_differently_from_maxsim(verifier):
+    # The near-miss arrives with a much higher score than the true match: the retriever prior follows it,
+    # the MaxSim prior (the default) ignores it. Both orders are exactly the core's.
+    docs = [
+        Document(page_content=TRUE_MATCH, id="true-match", metadata={"relevance_score": 0.0}),
+        Document(page_content=NEAR_MISS, id="near-miss", metadata={"relevance_score": 1.0}),
+        Document(page_content="Dogs bark at strangers.", id="bark", metadata={"relevance_score": 0.5}),
+    ]
+    texts = [d.page_content for d in docs]
+    by_prior = {}
+    for fuse_prior in ("maxsim", "retriever"):
+        compressor = StructuralVerifierCompressor(verifier=verifier, fuse_prior=fuse_prior, top_n=None)
+        by_prior[fuse_prior] = [d.id for d in compressor.compress_documents(docs, QUERY)]
+        assert all("verifier_accepted" in d.metadata for d in compressor.compress_documents(docs, QUERY))
+    maxsim = verifier.rank(QUERY, texts, mode="fuse")
+    retriever = verifier.rank(QUERY, texts, mode="fuse", prior_scores=[0.0, 1.0, 0.5])
+    assert by_prior["maxsim"] == [docs[r.index].id for r in maxsim]
+    assert by_prior["retriever"] == [docs[r.index].id for r in retriever]
+    assert by_prior["maxsim"] != by_prior["retriever"]
+    assert by_prior["maxsim"][0] == "true-match" and by_prior["retriever"][0] == "near-miss"
+
+
+@pytest.mark.parametrize("fuse_prior", ["maxsim", "retriever"])
+def test_fuse_without_incoming_scores_uses_the_core_default(verifier, corpus, fuse_prior):
     corpus[0].metadata["score"] = 0.7  # one document with a score is not enough: the core fuses with MaxSim
-    compressor = StructuralVerifierCompressor(verifier=verifier, mode="fuse", score_threshold=0.0, top_n=None)
+    compressor = StructuralVerifierCompressor(verifier=verifier, fuse_prior=fuse_prior, score_threshold=0.0,
+                                              top_n=None)
     out = compressor.compress_documents(corpus, QUERY)
     kept = verifier.rank(QUERY, [d.page_content for d in corpus], threshold=0.0, mode="fuse")
     assert [d.id for d in out] == [corpus[r.index].id for r in kept]
     assert [d.metadata["relevance_score"] for d in out] == pytest.approx([r.score for r in kept])
 
 
-def test_inputs_are_not_mutated(verifier, corpus):
+def test_fuse_prior_is_checked_and_ignored_outside_fuse(verifier, corpus):
+    with pytest.raises(ValidationError, match="fuse_prior"):
+        StructuralVerifierCompressor(verifier=verifier, fuse_prior="bm25")
+    for doc in corpus:
+        doc.metadata["score"] = 0.5
+    for mode in ("rerank", "filter"):
+        outs = [StructuralVerifierCompressor(verifier=verifier, mode=mode, fuse_prior=p, score_threshold=0.0,
+                                             top_n=None).compress_documents(corpus, QUERY)
+                for p in ("maxsim", "retriever")]
+        assert outs[0] == outs[1]
+
+
+@pytest.mark.parametrize("fuse_prior", ["maxsim", "retriever"])
+def test_inputs_are_not_mutated(verifier, corpus, fuse_prior):
     for doc in corpus:
         doc.metadata["relevance_score"] = 0.5
     before = copy.deepcopy(corpus)
     metadata_dicts = [d.metadata for d in corpus]
-    compressor = StructuralVerifierCompressor(verifier=verifier, mode="fuse", score_threshold=0.0, return_rejected=True)
+    compressor = StructuralVerifierCompressor(verifier=verifier, fuse_prior=fuse_prior, return_rejected=True)
     out = compressor.compress_documents(corpus, QUERY)
+    assert len(out) == 3 and {d.id for d in out} <= {d.id for d in before}  # ids kept; the default top_n=3
     assert corpus == before
     assert all(d.metadata is m for d, m in zip(corpus, metadata_dicts))
     assert not any(o.metadata is m for o in out for m in metadata_dicts)
@@ -126,9 +244,12 @@ def test_inputs_are_not_mutated(verifier, corpus):
 
 
 async def test_async_equals_sync(verifier, corpus):
-    for mode in ("rerank", "filter", "fuse"):
+    corpus[0].metadata["score"] = 0.7
+    for mode, fuse_prior, threshold in [("rerank", "maxsim", 0.0), ("filter", "maxsim", 0.0), ("fuse", "maxsim", None),
+                                        ("fuse", "maxsim", 0.0), ("fuse", "retriever", None)]:
         compressor = StructuralVerifierCompressor(
-            verifier=verifier, mode=mode, score_threshold=0.0, top_n=4, return_rejected=True
+            verifier=verifier, mode=mode, fuse_prior=fuse_prior, score_threshold=threshold, top_n=4,
+            return_rejected=True,
         )
         sync = compressor.compress_documents(corpus, QUERY)
         asynchronous = await compressor.acompress_documents(corpus, QUERY)
@@ -142,11 +263,17 @@ async def test_empty_input_returns_empty(keep_all):
 
 def test_empty_page_content_scores_zero_and_is_rejected(verifier):
     docs = [Document(page_content="", id="empty"), Document(page_content=TRUE_MATCH, id="match")]
-    compressor = StructuralVerifierCompressor(verifier=verifier, top_n=None, return_rejected=True)
+    compressor = StructuralVerifierCompressor(verifier=verifier, mode="rerank", top_n=None, return_rejected=True)
     out = {d.id: d for d in compressor.compress_documents(docs, QUERY)}
     assert out["empty"].metadata["verimap_score"] == 0.0
     assert out["empty"].metadata["verimap_rejected"] is True
+    assert out["empty"].metadata["verifier_accepted"] is False
     assert verifier.threshold > 0.0
+    # the default fuse mode keeps it (last), still reporting the verdict
+    fused = StructuralVerifierCompressor(verifier=verifier, top_n=None, return_rejected=True)
+    out = fused.compress_documents(docs, QUERY)
+    assert [d.id for d in out] == ["match", "empty"]
+    assert out[1].metadata["verimap_rejected"] is False and out[1].metadata["verifier_accepted"] is False
 
 
 def test_top_n_limits_the_kept(keep_all, verifier, corpus):

@@ -9,16 +9,17 @@ from langchain_verimap import VerifiedRetriever
 
 
 class TestVerifiedRetrieverStandard(RetrieversIntegrationTests):
-    """The suite asserts that exactly ``k`` documents come back. A verifier legitimately returns fewer when it
-    rejects candidates, so the suite runs the retriever with ``score_threshold=0.0`` (verify and rank, reject
-    nothing); rejection is tested in test_langchain_retriever.py."""
+    """The suite asserts that exactly ``k`` documents come back. The retriever runs with its defaults (``fuse`` mode
+    with the MaxSim prior, ``score_threshold=None``), which verify and rank but drop nothing, so it returns ``k``
+    whenever there are ``k`` candidates. Rejection under an explicit threshold or in ``rerank``/``filter`` mode
+    (where fewer than ``k`` may legitimately come back) is tested in test_langchain_retriever.py."""
 
     _params: dict = {}
 
     @pytest.fixture(autouse=True, scope="class")
     @classmethod
     def _wire(cls, chroma_retriever, verifier):
-        cls._params = {"base_retriever": chroma_retriever, "verifier": verifier, "score_threshold": 0.0}
+        cls._params = {"base_retriever": chroma_retriever, "verifier": verifier}  # the defaults: fuse, drop nothing
 
     @property
     def retriever_constructor(self) -> type[VerifiedRetriever]:

@@ -62,10 +62,10 @@ class ListRetriever(BaseRetriever):
 # -- property tests ------------------------------------------------------------------------------------------------
 @FAST
 @given(docs=documents(), mode=st.sampled_from(["rerank", "filter", "fuse"]),
-       threshold=st.one_of(st.none(), st.floats(0, 1)))
-def test_any_documents_are_each_returned_once_with_finite_scores(verifier, docs, mode, threshold):
+       fuse_prior=st.sampled_from(["maxsim", "retriever"]), threshold=st.one_of(st.none(), st.floats(0, 1)))
+def test_any_documents_are_each_returned_once_with_finite_scores(verifier, docs, mode, fuse_prior, threshold):
     compressor = StructuralVerifierCompressor(verifier=verifier, top_n=None, score_threshold=threshold, mode=mode,
-                                              return_rejected=True)
+                                              fuse_prior=fuse_prior, return_rejected=True)
     before = copy.deepcopy(docs)
     out = compressor.compress_documents(docs, QUERY)
     assert docs == before  # inputs (and their metadata dicts) untouched
@@ -73,8 +73,12 @@ def test_any_documents_are_each_returned_once_with_finite_scores(verifier, docs,
     for d in out:
         assert math.isfinite(d.metadata["relevance_score"]) and 0.0 <= d.metadata["relevance_score"] <= 1.0
         assert 0.0 <= d.metadata["verimap_score"] <= 1.0
+        in_force = verifier.threshold if threshold is None else threshold
+        assert d.metadata["verifier_accepted"] is (d.metadata["verimap_score"] >= in_force)
         if threshold is not None:
             assert d.metadata["verimap_rejected"] == (d.metadata["verimap_score"] < threshold)
+        elif mode == "fuse":
+            assert d.metadata["verimap_rejected"] is False  # fuse without a threshold drops nothing
     if len(docs) > 1 and docs[-1] == docs[0]:
         first, dupe = [d.metadata["verimap_score"] for d in out if d.id == docs[0].id]
         assert first == pytest.approx(dupe, abs=1e-6)
@@ -133,7 +137,8 @@ def test_bad_documents_are_named(verifier):
 
 
 def test_non_finite_incoming_scores_fall_back_to_maxsim_in_fuse_mode(verifier):
-    compressor = StructuralVerifierCompressor(verifier=verifier, top_n=None, score_threshold=0.0, mode="fuse")
+    compressor = StructuralVerifierCompressor(verifier=verifier, top_n=None, score_threshold=0.0, mode="fuse",
+                                              fuse_prior="retriever")
     docs = [Document(page_content="The dog bit the man.", metadata={"relevance_score": math.nan}),
             Document(page_content="The man bit the dog.", metadata={"relevance_score": 0.9})]
     out = compressor.compress_documents(docs, QUERY)
@@ -197,7 +202,8 @@ def test_instances_with_different_settings_do_not_leak(verifier):
     compressors = [StructuralVerifierCompressor(verifier=verifier, top_n=1, score_threshold=0.0),
                    StructuralVerifierCompressor(verifier=verifier, top_n=None, score_threshold=1.0),
                    StructuralVerifierCompressor(verifier=verifier, top_n=None, mode="filter", score_threshold=0.0),
-                   StructuralVerifierCompressor(top_n=2, mode="fuse", return_rejected=True)]  # the shared verifier
+                   StructuralVerifierCompressor(top_n=2, mode="fuse", return_rejected=True),  # the shared verifier
+                   StructuralVerifierCompressor(verifier=verifier, top_n=None, fuse_prior="retriever")]
     plans = [(c, q) for c in compressors for q in QUERIES]
     expected = [c.compress_documents(WORK[q], q) for c, q in plans]
     assert all(len(e) == 1 for e in expected[:6]) and all(e == [] for e in expected[6:12])

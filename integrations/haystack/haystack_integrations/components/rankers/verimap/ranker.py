@@ -1,7 +1,8 @@
 """``StructuralVerifierRanker``: verimap's structural verifier as a Haystack ranker.
 
-All scoring, thresholding, ordering and ``top_k`` come from the core (:meth:`verimap.Verifier.rank`, which applies
-:func:`verimap.apply_policy`); this module only turns Haystack documents into texts and results back into documents.
+All scoring, thresholding, fusion, ordering and ``top_k`` come from the core (:meth:`verimap.Verifier.rank`, which
+applies :func:`verimap.apply_policy`); this module only turns Haystack documents into texts (and, for
+``fuse_prior="retriever"``, their incoming scores into the core's ``prior_scores``) and results back into documents.
 """
 
 import math
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 ScoreType = Literal["similarity", "distance"]
+FusePrior = Literal["maxsim", "retriever"]
 
 
 def _usable(score: Any) -> bool:
@@ -39,6 +41,13 @@ def _usable(score: Any) -> bool:
 def _check_score_type(value: str) -> str:
     if value not in ("similarity", "distance"):
         raise ValueError(f"retriever_score_type must be 'similarity' or 'distance', got {value!r}")
+    return value
+
+
+def check_fuse_prior(value: str) -> str:
+    """``fuse_prior`` must be ``"maxsim"`` or ``"retriever"`` (a ``ValueError`` naming the value otherwise)."""
+    if value not in ("maxsim", "retriever"):
+        raise ValueError(f"fuse_prior must be 'maxsim' or 'retriever', got {value!r}")
     return value
 
 
@@ -54,24 +63,36 @@ class _Prepared:
 
 @component
 class StructuralVerifierRanker:
-    """Re-ranks (or filters) retrieved documents with verimap's structural verifier and rejects near-misses.
+    """Orders retrieved documents with verimap's structural verifier and reports, or rejects, near-misses.
 
     A dense retriever finds "The man bit the dog." for "Did the dog bite the man?" as readily as the real answer;
     the verifier reads each (query, document) token-similarity map and gives a calibrated probability that the
-    document actually matches. Documents under the threshold go to the ``rejected`` output instead of being lost.
+    document actually matches.
+
+    By default (``mode="fuse"``, ``fuse_prior="maxsim"``, ``score_threshold=None``) the documents are ordered by
+    ``fuse_weight * verifier + (1 - fuse_weight) * MaxSim`` (MaxSim min-max normalised by the core, ``fuse_weight``
+    from the weights card) and **nothing is dropped**: ``rejected`` only holds documents without text, and each
+    document's ``meta["verifier_accepted"]`` says whether the verifier accepts it at the card's threshold. This is the
+    core's default policy (:meth:`verimap.Verifier.rank`): on SciFact it ranked better than MaxSim or dense retrieval
+    alone, while dropping documents on the shipped model's verdict ranked worse (docs/benchmarks.md). To set
+    near-misses aside, pass an explicit ``score_threshold`` (any mode drops documents under it into ``rejected``)
+    or use ``mode="rerank"`` / ``"filter"`` (which drop under the card's threshold when ``score_threshold`` is
+    ``None``).
 
     Output documents are copies (``dataclasses.replace``); input documents are never modified. On each copy:
 
-    - ``score``: the score the documents are ordered by: the verifier's probability in ``rerank`` and ``filter``
-      modes, the fused score (``fuse_weight * verifier + (1 - fuse_weight) * normalised retriever score``, weight
-      from the weights card) in ``fuse`` mode.
-    - ``meta["verifier_score"]``: the verifier's calibrated probability (the value the threshold applies to).
+    - ``score``: the score the documents are ordered by: the fused score in ``fuse`` mode, the verifier's
+      probability in ``rerank`` and ``filter`` modes.
+    - ``meta["verifier_score"]``: the verifier's calibrated probability (the value a threshold applies to).
+    - ``meta["verifier_accepted"]``: the verifier's verdict (``verifier_score >= threshold``, the threshold being
+      ``score_threshold`` or, when that is ``None``, the weights card's), in ``documents`` and ``rejected`` alike.
     - ``meta["retriever_score"]``: the ``score`` the document arrived with (only set when it had one).
 
     Documents whose ``content`` is ``None`` or blank cannot be verified: they are put in ``rejected`` (after the
-    verified rejections) with ``score`` and ``meta["verifier_score"]`` 0.0, whatever the threshold. They are
-    never dropped and never raise. Documents with the same ``id`` are deduplicated first, keeping the one with the
-    best incoming score (first occurrence on ties). An incoming ``score`` that is NaN or infinite counts as no score.
+    verified rejections) with ``score`` and ``meta["verifier_score"]`` 0.0 and ``meta["verifier_accepted"]``
+    ``False``, whatever the mode and threshold. They are never dropped and never raise. Documents with the same
+    ``id`` are deduplicated first, keeping the one with the best incoming score (first occurrence on ties). An
+    incoming ``score`` that is NaN or infinite counts as no score.
 
     ### Usage example
 
@@ -79,12 +100,18 @@ class StructuralVerifierRanker:
     from haystack import Document
     from haystack_integrations.components.rankers.verimap import StructuralVerifierRanker
 
-    ranker = StructuralVerifierRanker(top_k=3)
-    ranker.warm_up()
     docs = [Document(content="The man bit the dog."), Document(content="The dog bit the man.")]
-    result = ranker.run(query="Did the dog bite the man?", documents=docs)
-    result["documents"]  # the true match
-    result["rejected"]   # the near-miss, with its score
+    query = "Did the dog bite the man?"
+
+    ranker = StructuralVerifierRanker(top_k=3)  # default: fuse with MaxSim, drop nothing
+    ranker.warm_up()
+    result = ranker.run(query=query, documents=docs)
+    result["documents"]  # both, the true match first; each with meta["verifier_score"] and ["verifier_accepted"]
+    result["rejected"]   # [] (only documents without text would be here)
+
+    strict = ranker.run(query=query, documents=docs, score_threshold=0.5)  # an explicit threshold drops
+    strict["documents"]  # the true match
+    strict["rejected"]   # the near-miss, with its verifier score
     ```
     """
 
@@ -95,7 +122,8 @@ class StructuralVerifierRanker:
         device: ComponentDevice | None = None,
         top_k: int | None = 10,
         score_threshold: float | None = None,
-        mode: Literal["rerank", "filter", "fuse"] = "rerank",
+        mode: Literal["rerank", "filter", "fuse"] = "fuse",
+        fuse_prior: FusePrior = "maxsim",
         scale_score: bool = True,
         batch_size: int = 64,
         meta_fields_to_embed: list[str] | None = None,
@@ -108,12 +136,18 @@ class StructuralVerifierRanker:
         :param weights: path of a verifier ``.safetensors`` file (its ``.json`` card beside it); ``None`` for the
             weights shipped with verimap.
         :param device: the device to run on; ``None`` picks Haystack's default (the GPU if there is one, else CPU).
-        :param top_k: the most documents to return (applied after the threshold); ``None`` for all accepted ones.
-        :param score_threshold: accept threshold on the verifier's calibrated probability; ``None`` uses the
-            default from the weights card. ``0.0`` accepts every document that has text.
-        :param mode: ``"rerank"`` orders by the verifier; ``"filter"`` keeps the incoming order and only drops
-            rejected documents; ``"fuse"`` orders by the verifier combined with the incoming ``score`` (documents
-            without a score get the lowest incoming score; with no scores at all, MaxSim is used instead).
+        :param top_k: the most documents to return (applied after any threshold); ``None`` for all kept ones.
+        :param score_threshold: accept threshold on the verifier's calibrated probability. A number drops the
+            documents under it into ``rejected`` in every mode (``0.0`` accepts every document that has text).
+            ``None``: in ``rerank`` and ``filter`` modes the weights card's threshold drops them; in ``fuse`` mode
+            nothing is dropped (``meta["verifier_accepted"]`` still gives the verdict at the card's threshold).
+        :param mode: ``"fuse"`` (default) orders by the verifier combined with a prior (see ``fuse_prior``);
+            ``"rerank"`` orders by the verifier alone; ``"filter"`` keeps the incoming order and only drops
+            rejected documents.
+        :param fuse_prior: what ``fuse`` mode combines the verifier with. ``"maxsim"`` (default): MaxSim over the
+            same token vectors, computed by the core; it ignores the incoming scores. ``"retriever"``: the incoming
+            ``Document.score`` values, read as ``retriever_score_type`` says (documents without a score get the
+            lowest incoming score; with no scores at all, MaxSim is used instead). Not read in other modes.
         :param scale_score: accepted for compatibility with Haystack's similarity rankers. verimap's scores are
             always calibrated probabilities in [0, 1], so there is nothing to scale; ``False`` changes nothing.
         :param batch_size: similarity maps per verifier forward pass.
@@ -121,14 +155,16 @@ class StructuralVerifierRanker:
         :param embedding_separator: separator between the meta values and the content.
         :param query_prefix: text put before the query.
         :param document_prefix: text put before each document.
-        :param retriever_score_type: how to read the incoming ``score`` in ``fuse`` mode: ``"similarity"``
-            (higher is better, most retrievers) or ``"distance"`` (lower is better, e.g. Chroma).
+        :param retriever_score_type: how to read the incoming ``score`` (for ``fuse_prior="retriever"`` and to pick
+            the best of duplicate documents): ``"similarity"`` (higher is better, most retrievers) or
+            ``"distance"`` (lower is better, e.g. Chroma).
         """
         self.weights = weights
         self.device = device
         self.top_k = check_top_k(top_k)
         self.score_threshold = check_threshold(score_threshold, "score_threshold")
         self.mode = check_mode(mode)
+        self.fuse_prior = check_fuse_prior(fuse_prior)
         self.scale_score = scale_score
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -172,8 +208,9 @@ class StructuralVerifierRanker:
         :param documents: the candidates, usually from a retriever.
         :param top_k: overrides the init ``top_k`` for this call.
         :param score_threshold: overrides the init ``score_threshold`` for this call.
-        :returns: ``documents``: the accepted documents, best first (incoming order in ``filter`` mode), at most
-            ``top_k``; ``rejected``: the documents under the threshold, by verifier score, then those without text.
+        :returns: ``documents``: the kept documents, best first (incoming order in ``filter`` mode), at most
+            ``top_k`` (in ``fuse`` mode without a threshold: every document with text, whatever its verdict);
+            ``rejected``: the documents under the threshold, by verifier score, then those without text.
         """
         query, prepared, top_k, threshold = self._prepare(query, documents, top_k, score_threshold)
         if not prepared.texts:
@@ -222,7 +259,9 @@ class StructuralVerifierRanker:
         top_k = check_top_k(top_k) if top_k is not None else self.top_k
         threshold = check_threshold(score_threshold, "score_threshold")
         if threshold is None:
-            threshold = self.score_threshold  # None here means: the verifier's (weights card) default
+            # Still None: passed to the core as threshold=None, which means the card's threshold in rerank/filter
+            # mode and "drop nothing" in fuse mode. Never resolved here, so the core's policy decides.
+            threshold = self.score_threshold
         with_text: list[Document] = []
         texts: list[str] = []
         no_text: list[Document] = []
@@ -238,7 +277,8 @@ class StructuralVerifierRanker:
             else:
                 with_text.append(doc)
                 texts.append(text)
-        prior = self._prior_scores(with_text) if self.mode == "fuse" else None
+        # The adapter only picks what the core fuses with: None lets Verifier.rank use MaxSim.
+        prior = self._prior_scores(with_text) if self.mode == "fuse" and self.fuse_prior == "retriever" else None
         return query, _Prepared(with_text, texts, no_text, prior), top_k, threshold
 
     def _deduplicate(self, documents: list[Document]) -> list[Document]:
@@ -263,8 +303,8 @@ class StructuralVerifierRanker:
         return [sign * d.score if _usable(d.score) else floor for d in documents]
 
     @staticmethod
-    def _with_scores(doc: Document, score: float, verifier_score: float) -> Document:
-        meta = {**doc.meta, "verifier_score": verifier_score}
+    def _with_scores(doc: Document, score: float, verifier_score: float, accepted: bool) -> Document:
+        meta = {**doc.meta, "verifier_score": verifier_score, "verifier_accepted": bool(accepted)}
         if doc.score is not None:
             meta["retriever_score"] = doc.score
         return replace(doc, score=score, meta=meta)
@@ -274,9 +314,9 @@ class StructuralVerifierRanker:
     ) -> dict[str, list[Document]]:
         docs = prepared.documents
         return {
-            "documents": [self._with_scores(docs[r.index], r.score, r.verifier_score) for r in kept],
-            "rejected": [self._with_scores(docs[r.index], r.score, r.verifier_score) for r in rejected]
-            + [self._with_scores(d, 0.0, 0.0) for d in prepared.no_text],
+            "documents": [self._with_scores(docs[r.index], r.score, r.verifier_score, r.accepted) for r in kept],
+            "rejected": [self._with_scores(docs[r.index], r.score, r.verifier_score, r.accepted) for r in rejected]
+            + [self._with_scores(d, 0.0, 0.0, False) for d in prepared.no_text],
         }
 
     # -- serialisation ----------------------------------------------------------------------------------------------
@@ -289,6 +329,7 @@ class StructuralVerifierRanker:
             top_k=self.top_k,
             score_threshold=self.score_threshold,
             mode=self.mode,
+            fuse_prior=self.fuse_prior,
             scale_score=self.scale_score,
             batch_size=self.batch_size,
             meta_fields_to_embed=self.meta_fields_to_embed,

@@ -11,6 +11,7 @@ from haystack.utils import ComponentDevice
 
 from haystack_integrations.common.verimap import deserialize_device, serialize_device
 from haystack_integrations.components.rankers.verimap import StructuralVerifierRanker
+from haystack_integrations.components.rankers.verimap.ranker import check_fuse_prior
 from verimap.inputs import check_query, check_top_k
 
 
@@ -18,6 +19,12 @@ from verimap.inputs import check_query, check_top_k
 class VerifiedRetriever:
     """Retrieval as recall plus judgment: embeds the query with verimap's encoder, asks a wrapped embedding
     retriever for ``recall_k`` candidates, verifies them and returns the best ``top_k`` plus the ``rejected`` ones.
+
+    By default (``mode="fuse"``, ``fuse_prior="maxsim"``, ``score_threshold=None``) the candidates are ordered by
+    the verifier fused with MaxSim and none is dropped: ``rejected`` only holds candidates without text, and
+    ``meta["verifier_accepted"]`` gives each one's verdict at the weights card's threshold. Pass ``score_threshold``
+    (or use ``mode="rerank"``) to move near-misses to ``rejected``; see :class:`StructuralVerifierRanker` for why the
+    default does not drop.
 
     The wrapped retriever can be any Haystack embedding retriever whose store was filled with
     ``VerimapDocumentEmbedder`` vectors (e.g. ``InMemoryEmbeddingRetriever`` or chroma-haystack's
@@ -34,7 +41,9 @@ class VerifiedRetriever:
     store = InMemoryDocumentStore()  # filled with VerimapDocumentEmbedder's output
     retriever = VerifiedRetriever(retriever=InMemoryEmbeddingRetriever(document_store=store), recall_k=20, top_k=3)
     result = retriever.run(query="Did the dog bite the man?")
-    result["documents"], result["rejected"]
+    result["documents"]  # the 3 best candidates, fused with MaxSim; see meta["verifier_accepted"]
+    strict = retriever.run(query="Did the dog bite the man?", score_threshold=0.5)
+    strict["rejected"]   # candidates under 0.5, e.g. "The man bit the dog."
     ```
     """
 
@@ -47,7 +56,8 @@ class VerifiedRetriever:
         recall_k: int = 50,
         top_k: int | None = 10,
         score_threshold: float | None = None,
-        mode: Literal["rerank", "filter", "fuse"] = "rerank",
+        mode: Literal["rerank", "filter", "fuse"] = "fuse",
+        fuse_prior: Literal["maxsim", "retriever"] = "maxsim",
         batch_size: int = 64,
         meta_fields_to_embed: list[str] | None = None,
         embedding_separator: str = "\n",
@@ -58,14 +68,17 @@ class VerifiedRetriever:
         :param weights: verifier weights (``.safetensors`` with its ``.json`` card); ``None`` for the shipped ones.
         :param device: the device for the encoder and verifier; ``None`` picks Haystack's default.
         :param recall_k: candidates asked from the wrapped retriever.
-        :param top_k: the most accepted documents to return (after the threshold); ``None`` for all.
-        :param score_threshold: accept threshold on the verifier probability; ``None`` uses the weights card's.
-        :param mode: ``"rerank"``, ``"filter"`` or ``"fuse"`` (see :class:`StructuralVerifierRanker`).
+        :param top_k: the most documents to return (applied after any threshold); ``None`` for all.
+        :param score_threshold: accept threshold on the verifier probability; a number drops candidates under it in
+            every mode. ``None``: the weights card's threshold in ``rerank``/``filter`` mode, no dropping in ``fuse``.
+        :param mode: ``"fuse"`` (default), ``"rerank"`` or ``"filter"`` (see :class:`StructuralVerifierRanker`).
+        :param fuse_prior: ``"maxsim"`` (default: the core fuses the verifier with MaxSim) or ``"retriever"`` (fuse
+            with the wrapped retriever's scores, read as ``retriever_score_type`` says). Only read in ``fuse`` mode.
         :param batch_size: similarity maps per verifier forward pass.
         :param meta_fields_to_embed: meta fields the verifier reads together with the content.
         :param embedding_separator: separator between the meta values and the content.
         :param retriever_score_type: ``"similarity"`` (higher is better) or ``"distance"`` (lower is better, e.g.
-            Chroma): how ``fuse`` mode reads the wrapped retriever's scores.
+            Chroma): how ``fuse_prior="retriever"`` reads the wrapped retriever's scores.
         """
         if not callable(getattr(retriever, "run", None)):
             raise TypeError("retriever must be a Haystack embedding retriever (a component with a `run` method)")
@@ -78,6 +91,7 @@ class VerifiedRetriever:
         self.top_k = top_k
         self.score_threshold = score_threshold
         self.mode = mode
+        self.fuse_prior = check_fuse_prior(fuse_prior)
         self.batch_size = batch_size
         self.meta_fields_to_embed = list(meta_fields_to_embed or [])
         self.embedding_separator = embedding_separator
@@ -88,6 +102,7 @@ class VerifiedRetriever:
             top_k=top_k,
             score_threshold=score_threshold,
             mode=mode,
+            fuse_prior=fuse_prior,
             batch_size=batch_size,
             meta_fields_to_embed=meta_fields_to_embed,
             embedding_separator=embedding_separator,
@@ -171,6 +186,7 @@ class VerifiedRetriever:
             top_k=self.top_k,
             score_threshold=self.score_threshold,
             mode=self.mode,
+            fuse_prior=self.fuse_prior,
             batch_size=self.batch_size,
             meta_fields_to_embed=self.meta_fields_to_embed,
             embedding_separator=self.embedding_separator,
