@@ -44,10 +44,11 @@ def similarity_maps(
     q = torch.nn.utils.rnn.pad_sequence([x[:M].float() for x in queries], batch_first=True)
     d = torch.nn.utils.rnn.pad_sequence([x[:N].float() for x in docs], batch_first=True)
     maps = torch.nn.functional.pad(torch.bmm(q, d.transpose(1, 2)), (0, N - d.shape[1], 0, M - q.shape[1]))
-    q_len = torch.tensor([min(len(x), M) for x in queries])
-    d_len = torch.tensor([min(len(x), N) for x in docs])
-    rows = torch.arange(M).unsqueeze(0) < q_len.unsqueeze(1)
-    cols = torch.arange(N).unsqueeze(0) < d_len.unsqueeze(1)
+    dev = maps.device  # CPU at inference; the accelerator when training end to end
+    q_len = torch.tensor([min(len(x), M) for x in queries], device=dev)
+    d_len = torch.tensor([min(len(x), N) for x in docs], device=dev)
+    rows = torch.arange(M, device=dev).unsqueeze(0) < q_len.unsqueeze(1)
+    cols = torch.arange(N, device=dev).unsqueeze(0) < d_len.unsqueeze(1)
     mask = rows.unsqueeze(2) & cols.unsqueeze(1)
     return maps * mask, mask
 

@@ -45,7 +45,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         metrics = train(config, args.out, data_dir=Path(args.data) if args.data else None, user_pairs=user,
                         cache_dir=None if args.no_cache else Path(args.cache_dir),
-                        command=shlex.join(["verimap", *sys.argv[1:]]))
+                        command=shlex.join(["verimap", *sys.argv[1:]]), device=args.device)
     except ValueError as exc:
         raise CLIError(str(exc)) from exc
     print(json.dumps(metrics, indent=2))
@@ -62,4 +62,5 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, help="override the config's epochs")
     p.add_argument("--cache-dir", default=".cache", help="where encoded token vectors are cached")
     p.add_argument("--no-cache", action="store_true", help="do not cache token vectors on disk")
+    p.add_argument("--device", default="cpu", help="torch device for the encoder and network, e.g. cuda (default cpu)")
     p.set_defaults(func=cmd_train)

@@ -133,10 +133,11 @@ def batch_maps(cache: VectorCache, batch: Sequence[Example], size: tuple[int, in
 def logits_of(net: MapTransformer, cache: VectorCache, rows: Sequence[Example], batch_size: int = 256) -> np.ndarray:
     net.eval()
     size = (net.config.map_rows, net.config.map_cols)
+    device = next(net.parameters()).device
     out = []
     for s in range(0, len(rows), batch_size):
         maps, mask = batch_maps(cache, rows[s : s + batch_size], size, None)
-        out.append(net(maps, mask).numpy())
+        out.append(net(maps.to(device), mask.to(device)).float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0)
 
 
@@ -232,8 +233,12 @@ def train(
     cache_dir: Path | None = Path(".cache"),
     log: Callable[[str], None] = print,
     command: str | None = None,
+    device: str = "cpu",
 ) -> dict:
-    """Train, calibrate on dev, pick the threshold on dev, save weights + card; return the card's metrics."""
+    """Train, calibrate on dev, pick the threshold on dev, save weights + card; return the card's metrics.
+
+    ``device`` runs the encoder and the network there (e.g. ``"cuda"`` for end-to-end runs); the saved weights
+    are CPU tensors either way, and the same config reproduces on a CPU, only slower."""
     t0 = time.time()
     random.seed(config.seed)
     np.random.seed(config.seed)
@@ -241,7 +246,8 @@ def train(
     rng = random.Random(config.seed)
     train_rows, dev_rows, data_desc = load_split(config, data_dir, user_pairs, rng)
     log(f"train {len(train_rows)} (pos {sum(r.label for r in train_rows)}), dev {len(dev_rows)}")
-    encoder = TokenEncoder(max_length=config.encoder_max_length)
+    # No token cache: training reads its own fp16 vector file (VectorCache), and an LRU would only churn.
+    encoder = TokenEncoder(max_length=config.encoder_max_length, device=device, cache=False)
     adapter_state = None
     if config.init_weights:
         net, init_card, init_adapter = weights_io.load(config.init_weights, encoder_id=encoder.encoder_id)
@@ -252,8 +258,9 @@ def train(
             adapter_state = init_adapter
     else:
         net = MapTransformer(config.network)
+    net.to(device)
     pos_frac = sum(r.label for r in train_rows) / len(train_rows)
-    pos_weight = torch.tensor((1 - pos_frac) / max(pos_frac, 1e-6))
+    pos_weight = torch.tensor((1 - pos_frac) / max(pos_frac, 1e-6), device=device)
     dev_labels = np.array([r.label for r in dev_rows])
     size = (config.network.map_rows, config.network.map_cols)
 
@@ -278,7 +285,7 @@ def train(
                                              log, t0)
         from verimap.adapter import lora_state
 
-        adapter_state = lora_state(tuned.model)
+        adapter_state = {k: v.cpu() for k, v in lora_state(tuned.model).items()}
         dev_cache = VectorCache(tuned, None)
     if not best:
         raise ValueError("nothing to train: set epochs (frozen encoder) and/or adapter_rank with steps (LoRA)")
@@ -316,7 +323,7 @@ def train(
             "train_seconds": round(time.time() - t0),
         },
     )
-    weights_io.save(net, card, out, adapter_state)
+    weights_io.save(net.cpu(), card, out, adapter_state)
     log(f"saved {out} (threshold {threshold:.3f}, dev AUC {metrics['dev_auc']:.4f}) in {time.time() - t0:.0f}s")
     return metrics
 
@@ -343,8 +350,9 @@ def _fit_frozen(config, net, cache, train_rows, dev_rows, dev_labels, pos_weight
         for s in range(0, len(train_rows), config.batch_size):
             batch = train_rows[s : s + config.batch_size]
             maps, mask = batch_maps(cache, batch, size, rng)
-            y = torch.tensor([r.label for r in batch], dtype=torch.float32)
-            loss = nn.functional.binary_cross_entropy_with_logits(net(maps, mask), y, pos_weight=pos_weight)
+            y = torch.tensor([r.label for r in batch], dtype=torch.float32, device=pos_weight.device)
+            logits = net(maps.to(y.device), mask.to(y.device))
+            loss = nn.functional.binary_cross_entropy_with_logits(logits, y, pos_weight=pos_weight)
             opt.zero_grad()
             loss.backward()
             nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -401,7 +409,7 @@ def _fit_end_to_end(config, net, tuned, train_rows, dev_rows, dev_labels, pos_we
             qs.append(a)
             ds.append(b)
         maps, mask = similarity_maps(qs, ds, size)
-        y = torch.tensor([r.label for r in batch], dtype=torch.float32)
+        y = torch.tensor([r.label for r in batch], dtype=torch.float32, device=maps.device)
         loss = nn.functional.binary_cross_entropy_with_logits(net(maps, mask), y, pos_weight=pos_weight)
         opt.zero_grad()
         loss.backward()
