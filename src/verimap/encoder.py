@@ -82,7 +82,7 @@ class TokenEncoder:
     :param device: torch device, ``"cpu"`` by default.
     :param max_length: tokens per text including [CLS]/[SEP]; longer texts are cut and a
         :class:`TruncationWarning` says how many.
-    :param batch_size: texts per forward pass; texts are sorted by length first so padding stays small.
+    :param batch_size: texts per forward pass; texts of similar length share a batch (see :meth:`encode`).
     :param cache: a :class:`~verimap.cache.TokenCache` to reuse encodings from (``True``: a fresh in-memory one,
         see :func:`~verimap.cache.default_cache`; ``False``/``None``: encode every time, in full fp32). With a
         cache, every encoding is returned as stored (int8 by default), whether it was a hit or a miss.
@@ -115,7 +115,9 @@ class TokenEncoder:
         self.device = torch.device(device)
         self.max_length = max_length
         self.batch_size = batch_size
-        self.cache: TokenCache | None = default_cache() if cache is True else (cache if isinstance(cache, TokenCache) else None)
+        self.cache: TokenCache | None = (
+            default_cache() if cache is True else cache if isinstance(cache, TokenCache) else None
+        )
         self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         # We tokenize untruncated, then cut to max_length ourselves and report it (TruncationWarning); the
         # tokenizer's own "longer than the maximum" notice would be a second, misleading message.
@@ -124,7 +126,8 @@ class TokenEncoder:
         if not any(path.glob("*.safetensors")):
             raise FileNotFoundError(f"no *.safetensors weights in encoder directory {path}: verimap loads "
                                     "safetensors only, never pickled checkpoints (convert with safetensors.torch)")
-        self.model = AutoModel.from_pretrained(path, local_files_only=True, use_safetensors=True).to(self.device).eval()
+        loaded = AutoModel.from_pretrained(path, local_files_only=True, use_safetensors=True)
+        self.model = loaded.to(self.device).eval()
         limit = getattr(self.model.config, "max_position_embeddings", max_length)
         if max_length > limit:
             raise ValueError(f"max_length {max_length} exceeds the encoder's {limit} positions")
@@ -171,7 +174,8 @@ class TokenEncoder:
         buckets: dict[int, list[int]] = {}
         for i in sorted(todo, key=lambda i: lengths[i]):
             buckets.setdefault(self._width(lengths[i]), []).append(i)
-        chunks = [(w, b[s : s + self.batch_size]) for w, b in buckets.items() for s in range(0, len(b), self.batch_size)]
+        step = self.batch_size
+        chunks = [(w, b[s : s + step]) for w, b in buckets.items() for s in range(0, len(b), step)]
         with self._lock:
             for width, chunk in chunks:
                 batch = self._pad([ids[i] for i in chunk], width)

@@ -234,7 +234,8 @@ def as_stored(e: Encoded, fmt: str) -> Encoded:
 
 def bench_cache(data_dir: Path, n_pairs: int = 1000, weights: str | None = None,
                 log: Callable[[str], None] = print) -> dict[str, dict[str, float]]:
-    """Per format: mean/max absolute change of verifier, MaxSim and pooled-cosine scores vs fp32, and PAWS dev ROC-AUC."""
+    """Per format: mean/max absolute change of verifier, MaxSim and pooled-cosine scores against fp32, and the
+    verifier's PAWS dev ROC-AUC."""
     from verimap.evaluation.suite import dev_rows
     from verimap.training.trainer import roc_auc
 
@@ -270,7 +271,8 @@ def cache_markdown(table: dict[str, dict[str, float]], n_pairs: int) -> str:
     lines = ["| stored as | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
     for fmt, row in table.items():
         name = "fp32, no cache (reference)" if fmt == "none" else fmt
-        lines.append(f"| {name} | " + " | ".join(f"{row[c]:.4f}" if "AUC" in c else f"{row[c]:.2e}" for c in cols) + " |")
+        cells = [f"{row[c]:.4f}" if "AUC" in c else f"{row[c]:.2e}" for c in cols]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines.append(f"\nDev pairs: {n_pairs} (half from the carved PAWS dev part, half from the carved MRPC part; the "
                  "shipped weights never saw either); Δ is against scores from uncompressed fp32 vectors.")
     return "\n".join(lines)
