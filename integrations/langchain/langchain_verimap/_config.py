@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Sequence
 from typing import Any, Literal
@@ -13,7 +14,13 @@ from verimap import Verifier
 from verimap.inputs import check_threshold
 from verimap.policy import check_mode
 
-from langchain_verimap._shared import get_verifier, rank_kwargs
+from langchain_verimap._shared import (
+    attach_token_file,
+    check_token_file,
+    get_verifier,
+    rank_kwargs,
+    warn_if_uncached,
+)
 
 _LOAD_FIELDS = ("weights", "device", "batch_size")
 
@@ -46,6 +53,12 @@ class VerifierConfig(BaseModel):
     """Similarity maps per network forward (passed to :class:`verimap.Verifier`)."""
     verifier: Verifier | None = Field(default=None, exclude=True, repr=False)
     """A ready :class:`verimap.Verifier` to use instead of the shared one (never serialised)."""
+    token_file: str | None = None
+    """An SQLite token file (e.g. the one :class:`~langchain_verimap.VerimapEmbeddings` ``token_file`` wrote while
+    indexing, possibly in another process) to read documents' token vectors from: attached to the verifier's
+    encoder cache before ranking, so a document whose ``page_content`` is exactly a text embedded into it is not
+    re-encoded. Only read, never written here. Ignored, with one logged warning, when the encoder has no cache
+    (``$VERIMAP_TOKEN_CACHE_MB=0``); a file that is not a token file raises ``ValueError`` naming it."""
 
     _verifier: Verifier | None = PrivateAttr(default=None)
 
@@ -58,6 +71,11 @@ class VerifierConfig(BaseModel):
         if value is not None and type(value).__name__ == "device":
             return str(value)
         return value
+
+    @field_validator("token_file", mode="before")
+    @classmethod
+    def _check_token_file(cls, value: Any) -> Any:
+        return check_token_file(value)
 
     @field_validator("score_threshold", mode="before")  # the raw value: no lax True -> 1 or "2" -> 2 first
     @classmethod
@@ -78,7 +96,16 @@ class VerifierConfig(BaseModel):
             self._verifier = self.verifier
         else:
             self._verifier = get_verifier(self.weights, self.device, self.batch_size)
+        warn_if_uncached(self._verifier.encoder, self.token_file, type(self).__name__)
         return self
+
+    def _attach_token_file(self) -> None:
+        """Before ranking: read through ``token_file`` (attaching an attached file again is a no-op in the core)."""
+        attach_token_file(self.active_verifier.encoder, self.token_file)
+
+    async def _aattach_token_file(self) -> None:
+        if self.token_file is not None and self.active_verifier.encoder.cache is not None:
+            await asyncio.to_thread(self._attach_token_file)  # the first attach opens SQLite: not on the loop
 
     def _core_kwargs(self, docs: Sequence[Document], top_k: int | None) -> dict[str, Any]:
         """The keyword arguments this component passes to :meth:`verimap.Verifier.rank` for ``docs``."""

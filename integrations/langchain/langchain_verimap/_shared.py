@@ -7,13 +7,17 @@ Nothing here scores, thresholds or batches: every decision is :meth:`verimap.Ver
   ``(weights, device, batch_size)`` in a process, all verifiers on a device sharing that device's encoder
   (so :class:`~langchain_verimap.VerimapEmbeddings` and the verifiers run on the same loaded MiniLM);
 - reads an incoming score from a document's metadata and writes the verifier's results back onto *copies*
-  of the documents.
+  of the documents;
+- attaches a ``token_file`` (an SQLite file of the core's :class:`~verimap.cache.TokenCache`) to an encoder's
+  cache, so token vectors written while embedding are read, not recomputed, by a verifier in a later process.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import os
+import sqlite3
 from collections.abc import Sequence
 from numbers import Real
 from typing import Any
@@ -37,6 +41,8 @@ REJECTED = "verimap_rejected"
 """Only with ``return_rejected=True``: ``True`` on documents under the threshold, ``False`` on kept ones."""
 INCOMING_SCORE_KEYS = (RELEVANCE_SCORE, "score")
 """Where an incoming (retriever / earlier reranker) score is looked for, first match wins."""
+
+logger = logging.getLogger("langchain_verimap")
 
 def get_encoder(device: Any = "cpu") -> TokenEncoder:
     """The process-wide bundled encoder for ``device`` (:func:`verimap.shared.shared_encoder`)."""
@@ -120,3 +126,39 @@ def to_documents(docs: Sequence[Document], ranked: tuple[list[RankResult], list[
     if return_rejected:
         out += [_annotated(docs[r.index], r, True) for r in rejected]
     return out
+
+
+def check_token_file(value: Any) -> Any:
+    """``token_file`` as a plain string (paths are stored as strings so the object serialises to plain JSON)."""
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if isinstance(value, bytes):
+        value = os.fsdecode(value)
+    if isinstance(value, str) and not value.strip():
+        raise ValueError("token_file must be a file path or None, got an empty string")
+    return value
+
+
+def warn_if_uncached(encoder: TokenEncoder, token_file: str | None, owner: str) -> None:
+    """One warning when ``token_file`` is set but ``encoder`` has no cache (``$VERIMAP_TOKEN_CACHE_MB=0``)."""
+    if token_file is not None and encoder.cache is None:
+        logger.warning(
+            "%s: token_file=%r is ignored: the encoder has no token cache ($VERIMAP_TOKEN_CACHE_MB=0), so every "
+            "text is encoded every time and nothing is read from or written to the file", owner, token_file,
+        )
+
+
+def attach_token_file(encoder: TokenEncoder, token_file: str | None) -> str | None:
+    """Attach ``token_file`` to ``encoder``'s cache (a no-op once attached); returns it, or ``None`` when there is
+    no file or no cache (then the file is ignored, see :func:`warn_if_uncached`).
+
+    A file that is not a token cache (e.g. a text file) raises the core's ``ValueError``, which names the path;
+    a path SQLite cannot open at all (a directory, an unwritable place) raises ``ValueError`` naming it too.
+    """
+    if token_file is None or encoder.cache is None:
+        return None
+    try:
+        encoder.cache.attach(token_file)
+    except (sqlite3.Error, OSError) as exc:
+        raise ValueError(f"token_file {token_file!r} cannot be opened as a verimap token cache ({exc})") from exc
+    return token_file

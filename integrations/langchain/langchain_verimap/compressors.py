@@ -56,6 +56,12 @@ class StructuralVerifierCompressor(VerifierConfig, BaseDocumentCompressor, Seria
     :param device: torch device.
     :param batch_size: similarity maps per network forward.
     :param verifier: a ready :class:`verimap.Verifier` instead of the process-wide shared one.
+    :param token_file: an SQLite token file to read documents' token vectors from (attached to the verifier's
+        encoder cache before ranking): pass the ``token_file`` a :class:`~langchain_verimap.VerimapEmbeddings`
+        indexed with, possibly in another process, and documents whose ``page_content`` is exactly a text embedded
+        there are read instead of re-encoded (same scores either way). Ignored with one logged warning when the
+        encoder has no cache (``$VERIMAP_TOKEN_CACHE_MB=0``); a file that is not a token file raises
+        ``ValueError`` naming it. See docs/langchain.md, "Keeping token vectors across processes".
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
@@ -89,6 +95,7 @@ class StructuralVerifierCompressor(VerifierConfig, BaseDocumentCompressor, Seria
         docs = check_documents(documents)
         if not docs:
             return []
+        self._attach_token_file()
         ranked = self.active_verifier.rank(query, [d.page_content for d in docs], **self._core_kwargs(docs, self.top_n))
         return to_documents(docs, ranked, self.return_rejected)
 
@@ -103,6 +110,7 @@ class StructuralVerifierCompressor(VerifierConfig, BaseDocumentCompressor, Seria
         docs = check_documents(documents)
         if not docs:
             return []
+        await self._aattach_token_file()
         ranked = await self.active_verifier.rank_async(
             query, [d.page_content for d in docs], **self._core_kwargs(docs, self.top_n)
         )

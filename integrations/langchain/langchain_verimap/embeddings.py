@@ -10,9 +10,9 @@ from langchain_core.load.serializable import Serializable
 from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from verimap import TokenEncoder
-from verimap.inputs import check_texts
+from verimap.inputs import check_texts, check_unicode
 
-from langchain_verimap._shared import get_encoder
+from langchain_verimap._shared import attach_token_file, check_token_file, get_encoder, warn_if_uncached
 
 
 class VerimapEmbeddings(Serializable, Embeddings):
@@ -25,14 +25,32 @@ class VerimapEmbeddings(Serializable, Embeddings):
     :class:`~langchain_verimap.VerifiedRetriever` / :class:`~langchain_verimap.StructuralVerifierCompressor`
     verifier reads token vectors from, so the model is loaded once.
 
+    With ``token_file``, :meth:`embed_documents` also writes each document's token vectors to that SQLite file,
+    so a verifier in a later process (a :class:`~langchain_verimap.VerifiedRetriever` or
+    :class:`~langchain_verimap.StructuralVerifierCompressor` given the same ``token_file``) reads them instead of
+    re-encoding the documents it recalls:
+
+    >>> embeddings = VerimapEmbeddings(token_file="./chroma/verimap-tokens.sqlite")
+    >>> store = Chroma(collection_name="docs", embedding_function=embeddings, persist_directory="./chroma")
+
+    Queries (:meth:`embed_query`) are never written, so the file grows only with the documents indexed. Entries
+    are keyed by the sha256 of the exact text (and the encoder), so an edited document is a new entry, never a
+    stale one, and deleting the file only costs re-encoding.
+
     :param device: torch device.
     :param encoder: a ready :class:`verimap.TokenEncoder` instead of the shared one (never serialised).
+    :param token_file: SQLite token file that :meth:`embed_documents` (and :meth:`aembed_documents`) writes the
+        documents' token vectors to (created if missing; also read through). ``None`` (default): memory only.
+        Ignored with one logged warning when the encoder has no cache (``$VERIMAP_TOKEN_CACHE_MB=0``); a file that
+        is not a token file raises ``ValueError`` naming it.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
 
     device: str = "cpu"
     encoder: TokenEncoder | None = Field(default=None, exclude=True, repr=False)
+    token_file: str | None = None
+    """SQLite token file the documents' token vectors are written to (``None``: memory only)."""
 
     _encoder: TokenEncoder | None = PrivateAttr(default=None)
 
@@ -40,6 +58,11 @@ class VerimapEmbeddings(Serializable, Embeddings):
     @classmethod
     def _as_string(cls, value: Any) -> Any:
         return str(value) if value is not None and type(value).__name__ == "device" else value
+
+    @field_validator("token_file", mode="before")
+    @classmethod
+    def _check_token_file(cls, value: Any) -> Any:
+        return check_token_file(value)
 
     @model_validator(mode="after")
     def _load_encoder(self) -> "VerimapEmbeddings":
@@ -49,6 +72,7 @@ class VerimapEmbeddings(Serializable, Embeddings):
             self._encoder = self.encoder
         else:
             self._encoder = get_encoder(self.device)
+        warn_if_uncached(self._encoder, self.token_file, type(self).__name__)
         return self
 
     @classmethod
@@ -66,13 +90,20 @@ class VerimapEmbeddings(Serializable, Embeddings):
         return self._encoder
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Pooled vectors of ``texts``; with ``token_file``, their token vectors are written to it too."""
         texts = check_texts(texts, "texts")
         if not texts:
             return []
-        return self.active_encoder.pooled(texts).tolist()
+        # Attached first, so a bad file fails before any encoding (a no-op once attached).
+        persist = attach_token_file(self.active_encoder, self.token_file)
+        return self.active_encoder.pooled(texts, persist=persist).tolist()
 
     def embed_query(self, text: str) -> list[float]:
-        return self.embed_documents([text])[0]
+        """Pooled vector of ``text``; never written to ``token_file`` (queries stay in memory)."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a string, got {type(text).__name__}")
+        check_unicode(text, "text")
+        return self.active_encoder.pooled([text])[0].tolist()
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
         return await asyncio.to_thread(self.embed_documents, texts)

@@ -42,6 +42,12 @@ class VerifiedRetriever(VerifierConfig, BaseRetriever):
         in ``rerank``/``filter`` mode.
     :param mode: ``fuse`` (default) | ``rerank`` | ``filter`` (see :meth:`verimap.Verifier.rank`).
     :param fuse_prior: ``maxsim`` (default) | ``retriever``: what ``fuse`` mode combines the verifier with.
+    :param token_file: an SQLite token file to read candidates' token vectors from, e.g. the ``token_file`` the
+        store was indexed with by :class:`~langchain_verimap.VerimapEmbeddings` (possibly in another process):
+        attached to the verifier's encoder cache before ranking, so a candidate whose ``page_content`` is exactly
+        a text embedded there is read instead of re-encoded (same scores either way). Ignored with one logged
+        warning when the encoder has no cache (``$VERIMAP_TOKEN_CACHE_MB=0``); a file that is not a token file
+        raises ``ValueError`` naming it. See docs/langchain.md, "Keeping token vectors across processes".
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", populate_by_name=True)
@@ -74,6 +80,7 @@ class VerifiedRetriever(VerifierConfig, BaseRetriever):
     ) -> list[Document]:
         query = check_query(query)  # before the wrapped retriever sees it
         k, passthrough = self._split(kwargs)
+        self._attach_token_file()  # a bad token file fails before the wrapped retriever runs
         candidates = check_documents(
             self.base_retriever.invoke(query, config={"callbacks": run_manager.get_child()}, **passthrough)
         )
@@ -91,6 +98,7 @@ class VerifiedRetriever(VerifierConfig, BaseRetriever):
     ) -> list[Document]:
         query = check_query(query)  # before the wrapped retriever sees it
         k, passthrough = self._split(kwargs)
+        await self._aattach_token_file()
         candidates = check_documents(
             await self.base_retriever.ainvoke(query, config={"callbacks": run_manager.get_child()}, **passthrough)
         )

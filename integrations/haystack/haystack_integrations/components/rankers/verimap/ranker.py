@@ -14,6 +14,8 @@ from haystack import Document, component, default_from_dict, default_to_dict, lo
 from haystack.utils import ComponentDevice
 
 from haystack_integrations.common.verimap import (
+    attach_token_file,
+    check_token_file,
     deserialize_device,
     document_text,
     resolve_device,
@@ -94,6 +96,10 @@ class StructuralVerifierRanker:
     ``id`` are deduplicated first, keeping the one with the best incoming score (first occurrence on ties). An
     incoming ``score`` that is NaN or infinite counts as no score.
 
+    With ``token_file``, the token vectors ``VerimapDocumentEmbedder(token_file=...)`` wrote at indexing time (in
+    this process or another) are read from that file instead of encoding each retrieved document again; scores are
+    exactly the same either way.
+
     ### Usage example
 
     ```python
@@ -131,6 +137,7 @@ class StructuralVerifierRanker:
         query_prefix: str = "",
         document_prefix: str = "",
         retriever_score_type: ScoreType = "similarity",
+        token_file: str | None = None,
     ) -> None:
         """
         :param weights: path of a verifier ``.safetensors`` file (its ``.json`` card beside it); ``None`` for the
@@ -158,6 +165,16 @@ class StructuralVerifierRanker:
         :param retriever_score_type: how to read the incoming ``score`` (for ``fuse_prior="retriever"`` and to pick
             the best of duplicate documents): ``"similarity"`` (higher is better, most retrievers) or
             ``"distance"`` (lower is better, e.g. Chroma).
+        :param token_file: path of a verimap token file (SQLite, created if missing), e.g. the one
+            ``VerimapDocumentEmbedder(token_file=...)`` filled at indexing time. At ``warm_up`` it is attached to the
+            verifier's encoder cache, so documents whose token vectors it holds are read instead of re-encoded
+            (attaching is process-wide: every verimap component sharing the encoder then reads it). Only documents
+            read as the very text that was embedded hit: use the embedder's ``meta_fields_to_embed`` and
+            ``embedding_separator``, its ``prefix`` as ``document_prefix`` (and no embedder ``suffix``); other
+            documents are encoded as usual. Entries are keyed by the sha256 of the text, so an edited document is
+            never served stale, and deleting the file is safe. ``None`` (default): memory cache only. Ignored, with
+            a warning, when the encoder has no token cache (``$VERIMAP_TOKEN_CACHE_MB=0``); a file that is not a
+            verimap token file raises ``ValueError`` naming it at ``warm_up`` (or the first ``run``).
         """
         self.weights = weights
         self.device = device
@@ -174,15 +191,21 @@ class StructuralVerifierRanker:
         self.query_prefix = query_prefix
         self.document_prefix = document_prefix
         self.retriever_score_type = _check_score_type(retriever_score_type)
+        self.token_file = check_token_file(token_file)
         if not scale_score:
             logger.info("StructuralVerifierRanker: scale_score=False has no effect, scores are always probabilities")
         self._verifier: "Verifier | None" = None
+        self._owner = type(self).__name__  # named in token_file errors and warnings (VerifiedRetriever sets its own)
 
     # -- lifecycle --------------------------------------------------------------------------------------------------
     def warm_up(self) -> None:
-        """Load the encoder and verifier (once per process, shared with the other verimap components)."""
+        """Load the encoder and verifier (once per process, shared with the other verimap components) and attach
+        ``token_file`` to the encoder's cache."""
         if self._verifier is None:
-            self._verifier = shared_verifier(self.weights, resolve_device(self.device), self.batch_size)
+            verifier = shared_verifier(self.weights, resolve_device(self.device), self.batch_size)
+            # A bad file fails here, and the ranker stays cold (failing again) until it is fixed.
+            attach_token_file(verifier.encoder, self.token_file, self._owner)
+            self._verifier = verifier
 
     @property
     def verifier(self) -> "Verifier":
@@ -337,6 +360,7 @@ class StructuralVerifierRanker:
             query_prefix=self.query_prefix,
             document_prefix=self.document_prefix,
             retriever_score_type=self.retriever_score_type,
+            token_file=self.token_file,
         )
 
     @classmethod

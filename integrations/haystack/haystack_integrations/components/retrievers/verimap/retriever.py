@@ -9,7 +9,7 @@ from haystack.components.retrievers.types import EmbeddingRetriever
 from haystack.core.serialization import component_to_dict
 from haystack.utils import ComponentDevice
 
-from haystack_integrations.common.verimap import deserialize_device, serialize_device
+from haystack_integrations.common.verimap import check_token_file, deserialize_device, serialize_device
 from haystack_integrations.components.rankers.verimap import StructuralVerifierRanker
 from haystack_integrations.components.rankers.verimap.ranker import check_fuse_prior
 from verimap.inputs import check_query, check_top_k
@@ -30,6 +30,8 @@ class VerifiedRetriever:
     ``VerimapDocumentEmbedder`` vectors (e.g. ``InMemoryEmbeddingRetriever`` or chroma-haystack's
     ``ChromaEmbeddingRetriever``); it is serialised with its own type and document store. Verification is exactly
     :class:`StructuralVerifierRanker`'s (same outputs, scores, meta keys and handling of documents without text).
+    With ``token_file``, candidates whose token vectors ``VerimapDocumentEmbedder(token_file=...)`` wrote are read
+    from that file instead of being encoded again.
 
     ### Usage example
 
@@ -62,6 +64,7 @@ class VerifiedRetriever:
         meta_fields_to_embed: list[str] | None = None,
         embedding_separator: str = "\n",
         retriever_score_type: Literal["similarity", "distance"] = "similarity",
+        token_file: str | None = None,
     ) -> None:
         """
         :param retriever: the embedding retriever that finds candidates (``run(query_embedding, filters, top_k)``).
@@ -79,6 +82,15 @@ class VerifiedRetriever:
         :param embedding_separator: separator between the meta values and the content.
         :param retriever_score_type: ``"similarity"`` (higher is better) or ``"distance"`` (lower is better, e.g.
             Chroma): how ``fuse_prior="retriever"`` reads the wrapped retriever's scores.
+        :param token_file: path of a verimap token file (SQLite, created if missing), e.g. the one
+            ``VerimapDocumentEmbedder(token_file=...)`` filled when the store was indexed; attached to the
+            verifier's encoder cache at ``warm_up`` (process-wide), so candidates are read instead of re-encoded.
+            Only candidates the embedder embedded as the same text hit (same ``meta_fields_to_embed`` and
+            ``embedding_separator``, no embedder ``prefix``/``suffix``: this component reads documents without a
+            prefix). Entries are keyed by the sha256 of the text (never stale); deleting the file is safe.
+            ``None`` (default): memory cache only. Ignored, with a warning, without a token cache
+            (``$VERIMAP_TOKEN_CACHE_MB=0``); a file that is not a token file raises ``ValueError`` naming it at
+            ``warm_up`` (or the first ``run``).
         """
         if not callable(getattr(retriever, "run", None)):
             raise TypeError("retriever must be a Haystack embedding retriever (a component with a `run` method)")
@@ -96,6 +108,7 @@ class VerifiedRetriever:
         self.meta_fields_to_embed = list(meta_fields_to_embed or [])
         self.embedding_separator = embedding_separator
         self.retriever_score_type = retriever_score_type
+        self.token_file = check_token_file(token_file)
         self._ranker = StructuralVerifierRanker(
             weights=weights,
             device=device,
@@ -107,7 +120,9 @@ class VerifiedRetriever:
             meta_fields_to_embed=meta_fields_to_embed,
             embedding_separator=embedding_separator,
             retriever_score_type=retriever_score_type,
+            token_file=self.token_file,
         )
+        self._ranker._owner = type(self).__name__
 
     def warm_up(self) -> None:
         """Load the encoder and verifier (shared per process) and warm up the wrapped retriever if it needs it."""
@@ -191,6 +206,7 @@ class VerifiedRetriever:
             meta_fields_to_embed=self.meta_fields_to_embed,
             embedding_separator=self.embedding_separator,
             retriever_score_type=self.retriever_score_type,
+            token_file=self.token_file,
         )
 
     @classmethod
