@@ -210,7 +210,7 @@ def speed_plot(r: SpeedReport, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     sizes = sorted(next(iter(r.medians.values())))
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    fig, ax = plt.subplots(figsize=(8, 5))
     width = 0.8 / len(r.medians)
     for k, (name, row) in enumerate(r.medians.items()):
         xs = [i + k * width for i in range(len(sizes))]
@@ -219,7 +219,7 @@ def speed_plot(r: SpeedReport, path: Path) -> None:
     ax.set_yscale("log")
     ax.set_ylabel("median latency per request (ms, log)")
     ax.set_title(f"Rerank latency, {r.threads} CPU thread(s): cold = empty token cache, warm = candidates cached")
-    ax.legend(fontsize=8, ncol=2)
+    ax.legend(fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.1), frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
