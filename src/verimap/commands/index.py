@@ -29,6 +29,7 @@ from verimap.config import (
     open_store,
     resolve,
 )
+from verimap.inputs import check_unicode
 from verimap.splitter import MAX_WORDS, split_text
 from verimap.store import stable_id
 
@@ -89,15 +90,6 @@ def read_text_file(path: Path, max_words: int) -> list[Passage]:
     return [Passage(stable_id(p), p, {"source": str(path), "passage": i}) for i, p in enumerate(split_text(text, max_words))]
 
 
-def _valid_unicode(text: str) -> bool:
-    """JSON may escape lone surrogates (``"\\ud800"``), which no store or tokenizer can take as UTF-8."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def read_jsonl_file(path: Path) -> tuple[list[Passage], int]:
     """Passages of a JSONL file and how many of its records had no text."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
@@ -129,9 +121,12 @@ def read_jsonl_file(path: Path) -> tuple[list[Passage], int]:
                 if meta is not None and not isinstance(meta, dict):
                     raise Skip(f"line {n}: 'meta' must be an object")
                 body = " ".join(part for part in (title.strip(), text.strip()) if part)
-                if not _valid_unicode(body) or (ident is not None and not _valid_unicode(ident)):
-                    raise Skip(f"line {n}: 'text', 'title' or 'id' is not valid Unicode (a lone surrogate escape "
-                               "such as \\ud800)")
+                try:  # JSON may escape lone surrogates ("\\ud800"): no store or tokenizer takes them
+                    check_unicode(body, "'text' (with 'title')")
+                    if ident is not None:
+                        check_unicode(ident, "'id'")
+                except ValueError as exc:
+                    raise Skip(f"line {n}: {exc}") from None
                 if not body:
                     blank += 1
                     continue
