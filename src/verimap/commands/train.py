@@ -54,7 +54,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train the verifier (shipped recipe or your own labelled pairs)")
-    p.add_argument("--config", help="TOML training config, or a packaged name: shipped | tiny")
+    p.add_argument("--config", help="TOML training config, or a packaged name: shipped | tiny | lora | lora_gpu")
     p.add_argument("--pairs", help="your JSONL pairs {\"a\",\"b\",\"label\"}; fine-tunes the shipped weights")
     p.add_argument("--from-scratch", action="store_true", help="with --pairs: start from random weights")
     p.add_argument("--out", required=True, help="output .safetensors (its .json card is written beside it)")
