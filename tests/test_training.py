@@ -3,6 +3,8 @@ from __future__ import annotations
 import json
 import random
 
+import torch
+
 from verimap import Verifier
 from verimap.cli import main
 from verimap.training.data import build, split_of
@@ -84,7 +86,66 @@ def test_every_packaged_config_parses():
 
     folder = resources.files("verimap.training") / "configs"
     names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".toml"))
-    assert {"shipped.toml", "tiny.toml", "lora.toml", "lora_gpu.toml"} <= set(names)
+    assert {"shipped.toml", "tiny.toml", "lora.toml", "lora_cpu.toml", "lora_gpu.toml"} <= set(names)
     for name in names:
         config = TrainConfig.from_toml_text((folder / name).read_text())
         assert config.epochs or (config.adapter_rank and config.steps), name
+
+
+TINY_END_TO_END = """
+sources = ["breaking_nli"]
+max_train = 64
+max_dev = 64
+epochs = 1
+batch_size = 32
+encoder_max_length = 32
+adapter_rank = 2
+adapter_alpha = 4.0
+steps = 2
+end_to_end_batch_size = 4
+eval_every = 2
+probe_rows = 32
+head_lr = 1e-4
+select_on = "human"
+
+[network]
+map_rows = 16
+map_cols = 16
+patch = 8
+dim = 16
+depth = 1
+heads = 2
+"""
+
+
+def test_end_to_end_lora_trains_and_its_encoder_id_names_the_adapter(tmp_path, shared_data, encoder):
+    config = tmp_path / "e2e.toml"
+    config.write_text(TINY_END_TO_END)
+    out = tmp_path / "e2e.safetensors"
+    assert main(["train", "--config", str(config), "--out", str(out), "--data", str(shared_data), "--no-cache"]) == 0
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["adapter"] == {"rank": 2, "alpha": 4.0} and "end_to_end" in card["metrics"]["best"]
+    v = Verifier(out, encoder=encoder)
+    assert v.encoder is not encoder and v.encoder.encoder_id.startswith(encoder.encoder_id + "+lora-")
+    # Token vectors are cached by encoder id, so another adapter's weights must give another id.
+    from safetensors.torch import load_file
+
+    from verimap.adapter import PREFIX
+
+    state = {k: v for k, v in load_file(str(out)).items() if k.startswith(PREFIX)}
+    other = encoder.with_adapter(card["adapter"], {k: t + 0.01 for k, t in state.items()})
+    assert other.encoder_id != v.encoder.encoder_id
+    unmerged = encoder.with_adapter(card["adapter"], state)
+    assert unmerged.encoder_id == v.encoder.encoder_id
+    # The verifier folds the adapter into its encoder copy: same vectors as the LoRA layers give.
+    text = ["The man bit the dog."]
+    assert torch.allclose(unmerged.with_cache(None).encode(text)[0].vectors,
+                          v.encoder.with_cache(None).encode(text)[0].vectors, atol=1e-5)
+    assert len(v.score("a query", ["a doc"])) == 1
+
+
+def test_end_to_end_rejects_an_unknown_checkpoint_rule(tmp_path, shared_data):
+    config = tmp_path / "bad.toml"
+    config.write_text(TINY_END_TO_END.replace('select_on = "human"', 'select_on = "best"'))
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "x.safetensors"),
+                 "--data", str(shared_data), "--no-cache"]) == 2

@@ -9,6 +9,10 @@ adapter's tensors live in the verifier's safetensors file under the ``encoder_lo
 >>> lora = LoRALinear(lin, rank=2, alpha=4.0)
 >>> torch.allclose(lora(torch.ones(1, 4)), lin(torch.ones(1, 4)))   # B starts at zero: no change at first
 True
+>>> _ = torch.nn.init.normal_(lora.lora_b)
+>>> merged = merge_lora(torch.nn.Sequential(lora))                   # one plain Linear, same outputs
+>>> isinstance(merged[0], torch.nn.Linear), torch.allclose(merged(torch.ones(1, 4)), lora(torch.ones(1, 4)), atol=1e-6)
+(True, True)
 """
 
 from __future__ import annotations
@@ -73,3 +77,21 @@ def load_lora_state(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
         missing, extra = sorted(own - set(given))[:3], sorted(set(given) - own)[:3]
         raise ValueError(f"adapter tensors do not fit the encoder (missing {missing}, unexpected {extra})")
     model.load_state_dict(given, strict=False)
+
+
+@torch.no_grad()
+def merge_lora(model: nn.Module) -> nn.Module:
+    """Fold every LoRA layer into a plain ``nn.Linear`` (``W + scale * B A``), in place, for inference: the
+    tuned encoder then costs exactly what the stock one does. Not trainable as an adapter any more."""
+    for name, module in list(model.named_modules()):
+        if isinstance(module, LoRALinear):
+            base = module.base
+            merged = nn.Linear(base.in_features, base.out_features, bias=base.bias is not None,
+                               device=base.weight.device, dtype=base.weight.dtype)
+            merged.weight.copy_(base.weight + module.scale * (module.lora_b @ module.lora_a))
+            if base.bias is not None:
+                merged.bias.copy_(base.bias)
+            merged.requires_grad_(False)
+            parent_name, _, child = name.rpartition(".")
+            setattr(model.get_submodule(parent_name) if parent_name else model, child, merged)
+    return model

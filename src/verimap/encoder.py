@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import warnings
@@ -232,19 +233,29 @@ class TokenEncoder:
         clone.cache = cache
         return clone
 
-    def with_adapter(self, adapter: dict, state: dict[str, torch.Tensor] | None = None) -> "TokenEncoder":
+    def with_adapter(self, adapter: dict, state: dict[str, torch.Tensor] | None = None, *,
+                     merge: bool = False) -> "TokenEncoder":
         """A verifier-side copy of this encoder with LoRA layers (``adapter``: rank, alpha, targets), loaded
-        from ``state`` when given. Tokenizer and settings are shared; this encoder is untouched."""
+        from ``state`` when given. Tokenizer and settings are shared; this encoder is untouched. ``merge`` folds
+        the adapter into the copy's weights (inference: no extra cost per token; no longer trainable)."""
         import copy
 
-        from verimap.adapter import DEFAULT_TARGETS, add_lora, load_lora_state
+        from verimap.adapter import DEFAULT_TARGETS, add_lora, load_lora_state, merge_lora
 
         clone = copy.copy(self)
         clone.model = add_lora(self.model, int(adapter["rank"]), float(adapter["alpha"]),
                                tuple(adapter.get("targets", DEFAULT_TARGETS))).eval()
         if state is not None:
             load_lora_state(clone.model, state)
-        clone.encoder_id = f"{self.encoder_id}+lora"
+        if merge:
+            merge_lora(clone.model)
+        # The id keys cached token vectors (memory and token files): it must change with the adapter's weights,
+        # or swapping weights would read the vectors of the previous adapter.
+        digest = hashlib.sha256()
+        for key in sorted(state or {}):
+            digest.update(key.encode())
+            digest.update(state[key].detach().cpu().float().numpy().tobytes())
+        clone.encoder_id = f"{self.encoder_id}+lora-{digest.hexdigest()[:12]}"
         clone._lock = threading.Lock()
         return clone
 

@@ -79,7 +79,8 @@ class Verifier(Scorer):
         stock = encoder if encoder is not None else TokenEncoder(device=device)
         self.network, self.card, adapter_state = weights_io.load(weights, encoder_id=stock.encoder_id)
         # With an adapter, token vectors come from a tuned copy of the encoder; recall keeps the stock one.
-        super().__init__(stock.with_adapter(self.card.adapter, adapter_state) if self.card.adapter else stock)
+        super().__init__(stock.with_adapter(self.card.adapter, adapter_state, merge=True)
+                         if self.card.adapter else stock)
         self.device = torch.device(device)
         self.network.to(self.device)
         if batch_size < 1:

@@ -30,7 +30,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             if not packaged.is_file():
                 raise CLIError(f"config not found: {args.config}")
             path = Path(str(packaged))
-        config = TrainConfig.from_file(path)
+        try:
+            config = TrainConfig.from_file(path)
+        except (ValueError, TypeError) as exc:  # unknown keys, wrong types, bad values: one line, not a traceback
+            raise CLIError(f"{path}: {exc}") from exc
     else:
         config = TrainConfig()
     if args.epochs:
@@ -54,7 +57,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train the verifier (shipped recipe or your own labelled pairs)")
-    p.add_argument("--config", help="TOML training config, or a packaged name: shipped | tiny | lora | lora_gpu")
+    p.add_argument("--config", help="TOML training config, or a packaged name: shipped | tiny | lora | lora_cpu | lora_gpu")
     p.add_argument("--pairs", help="your JSONL pairs {\"a\",\"b\",\"label\"}; fine-tunes the shipped weights")
     p.add_argument("--from-scratch", action="store_true", help="with --pairs: start from random weights")
     p.add_argument("--out", required=True, help="output .safetensors (its .json card is written beside it)")

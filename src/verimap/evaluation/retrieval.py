@@ -48,7 +48,7 @@ def scifact_ndcg(encoder, rerankers: dict[str, Callable[[str, list[str], list[fl
     per_query: dict[str, list[float]] = {"dense": [], **{name: [] for name in rerankers}}
     for (qid, qtext), qv in zip(queries, q_vecs):
         sims = doc_vecs @ qv
-        top = torch.topk(sims, recall_k)
+        top = torch.topk(sims, min(recall_k, len(ids)))
         cand = [ids[i] for i in top.indices.tolist()]
         dense = top.values.tolist()
         per_query["dense"].append(ndcg_at_10(cand, qrels[qid]))

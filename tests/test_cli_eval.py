@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+
+from verimap import MaxSim, Verifier
+from verimap.cli import main
+from verimap.commands.eval import scifact_rows
+from test_training import TINY_END_TO_END
+
+
+@pytest.fixture(scope="module")
+def tuned_verifier(tmp_path_factory, shared_data, encoder):
+    """A tiny verifier with a LoRA adapter: its encoder is a tuned copy of the stock one."""
+    folder = tmp_path_factory.mktemp("e2e")
+    config = folder / "e2e.toml"
+    config.write_text(TINY_END_TO_END)
+    out = folder / "e2e.safetensors"
+    assert main(["train", "--config", str(config), "--out", str(out), "--data", str(shared_data), "--no-cache"]) == 0
+    return Verifier(out, encoder=encoder)
+
+
+def tiny_scifact(root):
+    """Six abstracts, two queries, one relevant abstract each: the SciFact file layout `verimap eval` reads."""
+    folder = root / "scifact"
+    folder.mkdir()
+    docs = {"1": "Aspirin lowers the risk of heart attack in adults.", "2": "Aspirin raises the risk of bleeding.",
+            "3": "Statins lower cholesterol.", "4": "Smoking causes lung cancer.",
+            "5": "Lung cancer does not cause smoking.", "6": "Exercise improves sleep quality."}
+    with gzip.open(folder / "corpus.jsonl.gz", "wt") as f:
+        f.writelines(json.dumps({"_id": k, "title": "", "text": v}) + "\n" for k, v in docs.items())
+    (folder / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": "Does aspirin reduce heart attacks?"}) + "\n"
+                                          + json.dumps({"_id": "q2", "text": "Does smoking cause lung cancer?"}) + "\n")
+    (folder / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\nq1\t1\t1\nq2\t4\t1\n")
+    return root
+
+
+def test_scifact_rows_report_maxsim_on_the_tuned_encoder_beside_the_stock_one(tmp_path, encoder, tuned_verifier):
+    rows = scifact_rows(tuned_verifier, MaxSim(encoder), encoder, tiny_scifact(tmp_path), 2)
+    head = next(iter(rows.values()))
+    assert set(head) == {"pooled cosine", "MaxSim", "MaxSim (tuned)", "verifier"}
+    assert all(0.0 <= x <= 1.0 for row in rows.values() for x in row.values())
+    assert any("fuse 0.3 rejected last" in k for k in rows)
+
+
+def test_scifact_rows_without_an_adapter_have_no_tuned_column(tmp_path, encoder, verifier):
+    rows = scifact_rows(verifier, MaxSim(encoder), encoder, tiny_scifact(tmp_path), 2)
+    assert "MaxSim (tuned)" not in next(iter(rows.values()))
