@@ -15,19 +15,16 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from haystack import Document
 from haystack.components.retrievers.in_memory import InMemoryEmbeddingRetriever
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from haystack_integrations.components.rankers.verimap import StructuralVerifierRanker
 from haystack_integrations.components.retrievers.verimap import VerifiedRetriever
+from reliability_inputs import FAST, HUGE, ODD
 from verimap import TruncationWarning
 from verimap.shared import shared_verifier
 
-FAST = settings(max_examples=30, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 QUERY = "Did the dog bite the man?"
-ODD = sorted(set("abc dog bit man 🐶👨‍👩‍👧 الكلب שלום 狗咬了人 \u200b\u200d\ufeff\u202e \x00\x07 \t\n e\u0301"))
-HUGE = ("The dog bit the man near the old harbour wall. " * 2200)[:100_000]
 
 contents = st.one_of(st.none(), st.just(""), st.just("  \n"), st.text(alphabet=st.sampled_from(ODD), max_size=20),
                      st.sampled_from(["The dog bit the man.", "The man bit the dog.", "Paris is in France."]))

@@ -14,20 +14,17 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import ValidationError
 
 from langchain_verimap import StructuralVerifierCompressor, VerifiedRetriever
+from reliability_inputs import FAST, HUGE, ODD
 from verimap import TruncationWarning
 
-FAST = settings(max_examples=30, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 QUERY = "Did the dog bite the man?"
-ODD = sorted(set("abc dog bit man 🐶👨‍👩‍👧 الكلب שלום 狗咬了人 \u200b\u200d\ufeff\u202e \x00\x07 \t\n e\u0301"))
-HUGE = ("The dog bit the man near the old harbour wall. " * 2200)[:100_000]
 
 contents = st.one_of(st.just(""), st.just("  \n"), st.text(alphabet=st.sampled_from(ODD), max_size=20),
                      st.sampled_from(["The dog bit the man.", "The man bit the dog.", "Paris is in France."]))
