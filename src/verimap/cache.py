@@ -42,6 +42,8 @@ from typing import Iterable, Sequence
 import numpy as np
 import torch
 
+from verimap.parse import Parse
+
 FORMATS = ("int8", "fp16", "fp32")
 POOLED_FORMAT = {"int8": "fp16", "fp16": "fp16", "fp32": "fp32"}  # the pooled vector's format per cache format
 DTYPES = {"int8": np.int8, "fp16": np.float16, "fp32": np.float32}
@@ -52,15 +54,17 @@ BUDGET_ENV = "VERIMAP_TOKEN_CACHE_MB"  # memory budget of default caches; 0 turn
 
 @dataclass(frozen=True)
 class Entry:
-    """One text's stored encoding: ``vectors`` ``(n, dim)`` and ``pooled`` ``(dim,)`` in the cache's format."""
+    """One text's stored encoding: ``vectors`` ``(n, dim)`` and ``pooled`` ``(dim,)`` in the cache's format, and
+    its word pieces' :class:`~verimap.parse.Parse` (``None`` when it was encoded without a parser)."""
 
     vectors: np.ndarray
     pooled: np.ndarray
     truncated: bool
+    parse: Parse | None = None
 
     @property
     def nbytes(self) -> int:
-        return int(self.vectors.nbytes + self.pooled.nbytes)
+        return int(self.vectors.nbytes + self.pooled.nbytes + (self.parse.nbytes if self.parse is not None else 0))
 
 
 def default_cache() -> "TokenCache | None":
@@ -95,6 +99,16 @@ def compress(x: torch.Tensor, fmt: str) -> np.ndarray:
 def decompress(a: np.ndarray) -> torch.Tensor:
     """Back to float32 unit vectors (zero rows stay zero)."""
     return torch.nn.functional.normalize(torch.from_numpy(a.astype(np.float32)), dim=-1)
+
+
+def _parse(blob: bytes | None, n: int) -> Parse | None:
+    """A stored parse, or ``None`` (re-parsed on read) when absent or written by another version of the tags."""
+    if blob is None:
+        return None
+    try:
+        return Parse.from_bytes(blob, n)
+    except ValueError:
+        return None
 
 
 class TokenCache:
@@ -143,8 +157,12 @@ class TokenCache:
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS tokens (key TEXT PRIMARY KEY, format TEXT NOT NULL, rows INTEGER NOT NULL,"
-                " dim INTEGER NOT NULL, truncated INTEGER NOT NULL, vectors BLOB NOT NULL, pooled BLOB NOT NULL)"
+                " dim INTEGER NOT NULL, truncated INTEGER NOT NULL, vectors BLOB NOT NULL, pooled BLOB NOT NULL,"
+                " parse BLOB)"
             )
+            # Files written before parses were stored: add the column; their rows are re-parsed when read.
+            if "parse" not in {row[1] for row in conn.execute("PRAGMA table_info(tokens)")}:
+                conn.execute("ALTER TABLE tokens ADD COLUMN parse BLOB")
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise ValueError(f"{path} is not a verimap token cache ({exc})") from exc
@@ -200,14 +218,17 @@ class TokenCache:
                 self._remember(k, e)
             if conn is not None:
                 rows = [(k, self.format, e.vectors.shape[0], e.pooled.shape[0], int(e.truncated),
-                         e.vectors.tobytes(), e.pooled.tobytes()) for k, e in items]
+                         e.vectors.tobytes(), e.pooled.tobytes(), None if e.parse is None else e.parse.to_bytes())
+                        for k, e in items]
                 conn.execute("BEGIN")
-                conn.executemany("INSERT OR REPLACE INTO tokens VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+                conn.executemany("INSERT OR REPLACE INTO tokens (key, format, rows, dim, truncated, vectors, pooled,"
+                                 " parse) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
                 conn.execute("COMMIT")
 
-    def entry(self, vectors: torch.Tensor, pooled: torch.Tensor, truncated: bool) -> Entry:
+    def entry(self, vectors: torch.Tensor, pooled: torch.Tensor, truncated: bool, parse: Parse | None = None) -> Entry:
         """Compress one encoding into this cache's format."""
-        return Entry(compress(vectors, self.format), compress(pooled, POOLED_FORMAT[self.format]), bool(truncated))
+        return Entry(compress(vectors, self.format), compress(pooled, POOLED_FORMAT[self.format]), bool(truncated),
+                     parse)
 
     def clear(self) -> None:
         """Empty the memory tier (the disk file is kept)."""
@@ -242,11 +263,12 @@ class TokenCache:
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = conn.execute(
-                f"SELECT key, format, rows, dim, truncated, vectors, pooled FROM tokens WHERE key IN ({marks})", chunk
+                f"SELECT key, format, rows, dim, truncated, vectors, pooled, parse FROM tokens WHERE key IN ({marks})",
+                chunk,
             ).fetchall()
-            for key, fmt, n, dim, truncated, vec, pooled in rows:
+            for key, fmt, n, dim, truncated, vec, pooled, parse in rows:
                 if fmt != self.format:
                     continue  # written in another format: recompute rather than mix precisions
                 out[key] = Entry(np.frombuffer(vec, DTYPES[fmt]).reshape(n, dim),
-                                 np.frombuffer(pooled, DTYPES[POOLED_FORMAT[fmt]]), bool(truncated))
+                                 np.frombuffer(pooled, DTYPES[POOLED_FORMAT[fmt]]), bool(truncated), _parse(parse, n))
         return out

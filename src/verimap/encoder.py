@@ -24,8 +24,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import torch  # noqa: E402
 
-from verimap.cache import TokenCache, cache_key, decompress, default_cache  # noqa: E402
+from verimap.cache import Entry, TokenCache, cache_key, decompress, default_cache  # noqa: E402
 from verimap.inputs import check_texts  # noqa: E402
+from verimap.parse import Parse, Parser  # noqa: E402
 
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 PAD_TO = 16  # texts are padded to a multiple of this many ids (see TokenEncoder.encode)
@@ -43,16 +44,18 @@ class Encoded:
     :param vectors: ``(len(tokens), dim)`` L2-normalised contextual token vectors (float32, CPU).
     :param pooled: ``(dim,)`` L2-normalised mean-pooled sentence vector (same as sentence-transformers').
     :param truncated: whether the text was cut at ``max_length`` tokens.
+    :param parse: the word pieces' :class:`~verimap.parse.Parse` (``None`` from an encoder without a parser).
     """
 
-    __slots__ = ("_tokens", "vectors", "pooled", "truncated")
+    __slots__ = ("_tokens", "vectors", "pooled", "truncated", "parse")
 
     def __init__(self, tokens: list[str] | Callable[[], list[str]], vectors: torch.Tensor, pooled: torch.Tensor,
-                 truncated: bool = False) -> None:
+                 truncated: bool = False, parse: Parse | None = None) -> None:
         self._tokens = tokens
         self.vectors = vectors
         self.pooled = pooled
         self.truncated = truncated
+        self.parse = parse
 
     @property
     def tokens(self) -> list[str]:
@@ -98,6 +101,9 @@ class TokenEncoder:
     :param cache: a :class:`~verimap.cache.TokenCache` to reuse encodings from (``True``: a fresh in-memory one,
         see :func:`~verimap.cache.default_cache`; ``False``/``None``: encode every time, in full fp32). With a
         cache, every encoding is returned as stored (int8 by default), whether it was a hit or a miss.
+    :param parser: a :class:`~verimap.parse.Parser` giving each text's word pieces their dependency tags (``True``:
+        the shared spaCy model, loaded on first use; ``False``/``None``: no parse, ``Encoded.parse`` is ``None``).
+        Parses are cached with the vectors.
     """
 
     def __init__(
@@ -108,6 +114,7 @@ class TokenEncoder:
         max_length: int = 256,
         batch_size: int = 32,
         cache: TokenCache | bool | None = True,
+        parser: Parser | bool | None = True,
     ) -> None:
         from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging
@@ -130,6 +137,7 @@ class TokenEncoder:
         self.cache: TokenCache | None = (
             default_cache() if cache is True else cache if isinstance(cache, TokenCache) else None
         )
+        self.parser: Parser | None = Parser() if parser is True else parser if isinstance(parser, Parser) else None
         self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         # We tokenize untruncated, then cut to max_length ourselves and report it (TruncationWarning); the
         # tokenizer's own "longer than the maximum" notice would be a second, misleading message.
@@ -167,20 +175,31 @@ class TokenEncoder:
         if not texts:
             return []
         results: list[Encoded | None] = [None] * len(texts)
+        keys: list[str] = []
         if self.cache is not None:
             keys = [cache_key(self.encoder_id, self.max_length, t) for t in texts]
             found = self.cache.get_many(keys)
+            unparsed = [i for i, e in enumerate(found) if e is not None and e.parse is None and self.parser]
+            if unparsed:  # stored by an encoder without a parser (or an older token file): parse them now
+                parses = self._parse([texts[i] for i in unparsed], [len(found[i].vectors) for i in unparsed])
+                for i, p in zip(unparsed, parses):
+                    found[i] = Entry(found[i].vectors, found[i].pooled, found[i].truncated, p)
+                self.cache.put_many([(keys[i], found[i]) for i in unparsed], persist=persist)
             for i, entry in enumerate(found):
                 if entry is not None:
                     results[i] = self._from_entry(texts[i], entry)
             if persist is not None:  # indexing text seen before (e.g. as a query): the file must have it too
-                self.cache.put_many([(keys[i], e) for i, e in enumerate(found) if e is not None], persist=persist)
+                self.cache.put_many([(keys[i], e) for i, e in enumerate(found) if e is not None and i not in unparsed],
+                                    persist=persist)
         todo = [i for i in range(len(texts)) if results[i] is None]
         ids: dict[int, list[int]] = {}
         if todo:
             tokenized = self.tokenizer([texts[i] for i in todo], add_special_tokens=True, truncation=False)
             ids = dict(zip(todo, tokenized["input_ids"]))
         lengths = {i: len(x) for i, x in ids.items()}
+        kept = {i: min(n, self.max_length) - 2 for i, n in lengths.items()}  # word pieces kept, without [CLS]/[SEP]
+        parses = dict(zip(todo, self._parse([texts[i] for i in todo], [kept[i] for i in todo]))) if self.parser \
+            else {}
         # Length buckets: every text is padded to its own bucket's width (a multiple of PAD_TO), whatever else is in
         # the batch. A text's vectors then depend on nothing but the text: identical bits for any batch size or
         # thread count (padding to the batch's longest text moved them by ~1e-7, which int8 rounding could turn
@@ -203,9 +222,10 @@ class TokenEncoder:
                     vectors, truncated = tokens_vec[row, 1 : n - 1], lengths[i] > self.max_length
                     if self.cache is None:
                         results[i] = Encoded(self.tokenizer.convert_ids_to_tokens(ids[i][1 : n - 1]),
-                                             vectors.cpu().clone(), pooled[row].cpu().clone(), truncated)
+                                             vectors.cpu().clone(), pooled[row].cpu().clone(), truncated,
+                                             parses.get(i))
                     else:
-                        entry = self.cache.entry(vectors, pooled[row], truncated)
+                        entry = self.cache.entry(vectors, pooled[row], truncated, parses.get(i))
                         stored.append((keys[i], entry))
                         results[i] = self._from_entry(texts[i], entry)  # a miss returns what a hit will
                 if self.cache is not None:
@@ -220,10 +240,18 @@ class TokenEncoder:
             )
         return results  # type: ignore[return-value]
 
-    def _from_entry(self, text: str, entry) -> Encoded:
+    def _from_entry(self, text: str, entry: Entry) -> Encoded:
         n = len(entry.vectors)
         return Encoded(lambda: self.tokenize(text)[:n], decompress(entry.vectors),
-                       decompress(entry.pooled[None])[0], entry.truncated)
+                       decompress(entry.pooled[None])[0], entry.truncated, entry.parse)
+
+    def _parse(self, texts: list[str], pieces: list[int]) -> list[Parse]:
+        """Parses of ``texts`` aligned to their first ``pieces[i]`` word pieces (those the vectors keep)."""
+        if not texts:
+            return []
+        offsets = self.tokenizer(texts, add_special_tokens=False, truncation=False,
+                                 return_offsets_mapping=True)["offset_mapping"]
+        return [p.cut(n) for p, n in zip(self.parser.parse(texts, offsets), pieces)]  # type: ignore[union-attr]
 
     def with_cache(self, cache: TokenCache | None) -> "TokenEncoder":
         """This encoder (same loaded model, same lock) behind another cache, or none."""

@@ -24,7 +24,7 @@ from verimap.encoder import Encoded, TokenEncoder
 from verimap.inputs import check_query, check_texts
 from verimap.policy import RankResult, apply_policy
 from verimap.scorers import Scorer, maxsim
-from verimap.simmap import cosine_map, similarity_maps, windows
+from verimap.simmap import cosine_map, structure_maps, windows
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,10 @@ class Explanation:
         return "\n".join(lines)
 
 
+def _window(parse, start: int, end: int):
+    return None if parse is None else parse.window(start, end)
+
+
 class Verifier(Scorer):
     """Structural verifier.
 
@@ -81,6 +85,9 @@ class Verifier(Scorer):
         # With an adapter, token vectors come from a tuned copy of the encoder; recall keeps the stock one.
         super().__init__(stock.with_adapter(self.card.adapter, adapter_state, merge=True)
                          if self.card.adapter else stock)
+        if weights_io.needs_parse(self.card.network) and self.encoder.parser is None:
+            raise weights_io.WeightsError("these weights read the dependency parse, but the encoder was built without "
+                                          "a parser (TokenEncoder(parser=False)); pass an encoder with a parser")
         self.device = torch.device(device)
         self.network.to(self.device)
         if batch_size < 1:
@@ -103,35 +110,39 @@ class Verifier(Scorer):
 
         Texts longer than the map are read in windows (see :meth:`_directional`), so nothing is cut.
         """
-        direct = self._directional([(a.vectors, b.vectors) for a, b in pairs])
+        direct = self._directional(pairs)
         if not self.card.symmetric:
             return direct
-        reverse = self._directional([(b.vectors, a.vectors) for a, b in pairs])
+        reverse = self._directional([(b, a) for a, b in pairs])
         return [None if x is None else (x + y) / 2 for x, y in zip(direct, reverse)]
 
     @torch.inference_mode()
-    def _directional(self, pairs: list[tuple[torch.Tensor, torch.Tensor]]) -> list[float | None]:
+    def _directional(self, pairs: list[tuple[Encoded, Encoded]]) -> list[float | None]:
         """Logit per (query, doc) pair. Both sides are read in half-overlapping windows of the map's size:
         each query window takes its best document window, and the pair gets its *worst* query window, so
         every part of the query must be supported somewhere in the document."""
         rows, cols = self.card.network.map_rows, self.card.network.map_cols
-        owners, qs, ds = [], [], []
+        owners, items = [], []
         for k, (q, d) in enumerate(pairs):
-            if not len(q) or not len(d):
+            if not len(q.vectors) or not len(d.vectors):
                 continue
-            for qi, (qs_, qe) in enumerate(windows(len(q), rows, max(1, rows // 2))):
-                for s, e in windows(len(d), cols, max(1, cols // 2)):
+            pooled = float(q.pooled @ d.pooled)
+            for qi, (qs_, qe) in enumerate(windows(len(q.vectors), rows, max(1, rows // 2))):
+                for s, e in windows(len(d.vectors), cols, max(1, cols // 2)):
                     owners.append((k, qi))
-                    qs.append(q[qs_:qe])
-                    ds.append(d[s:e])
-        # Length buckets: the network cuts each batch to its largest map, so similar sizes share a batch.
-        order = sorted(range(len(owners)), key=lambda i: (len(qs[i]), len(ds[i])))
+                    items.append((q.vectors[qs_:qe], d.vectors[s:e], _window(q.parse, qs_, qe), _window(d.parse, s, e),
+                                  pooled))
+        # Length buckets: the network cuts each batch to its largest map, so similar sizes share a batch. The key
+        # depends only on the pairs themselves, so a candidate's batch (and its bits) do not depend on input order.
+        order = sorted(range(len(owners)), key=lambda i: (len(items[i][0]), len(items[i][1]),
+                                                           items[i][1][:1].sum().item(), items[i][0][:1].sum().item()))
         best: dict[tuple[int, int], float] = {}
         for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
-            maps, mask = similarity_maps([qs[i] for i in chunk], [ds[i] for i in chunk], (rows, cols))
-            out = self.network(maps.to(self.device), mask.to(self.device)).float().cpu().tolist()
-            for i, x in zip(chunk, out):
+            chunk = [items[i] for i in order[start : start + self.batch_size]]
+            batch = structure_maps(*zip(*[c[:4] for c in chunk]), (rows, cols),
+                                   self.card.network.channels, [c[4] for c in chunk])
+            out = self.network(batch.to(self.device)).float().cpu().tolist()
+            for i, x in zip(order[start : start + self.batch_size], out):
                 best[owners[i]] = max(best.get(owners[i], x), x)
         result: list[float | None] = [None] * len(pairs)
         for (k, _), x in best.items():

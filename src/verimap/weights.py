@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from verimap.network import MapTransformer, NetworkConfig
+from verimap.network import NetworkConfig, build_network
 
 FORMAT = "verimap-verifier/1"
 SHIPPED = Path(__file__).resolve().parent / "weights" / "verifier.safetensors"
@@ -36,6 +36,7 @@ class Card:
     fuse_weight: float = 0.5
     symmetric: bool = False
     adapter: dict[str, Any] | None = None  # LoRA on a verifier-side encoder copy: {"rank", "alpha", "targets"}
+    parser: str | None = None  # the dependency parser whose tags the network reads (verimap.parse.PARSER_ID)
     sha256: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # data, metrics, seed, license, command, ...
 
@@ -49,6 +50,7 @@ class Card:
             "fuse_weight": self.fuse_weight,
             "symmetric": self.symmetric,
             "adapter": self.adapter,
+            "parser": self.parser,
             "sha256": self.sha256,
             **self.extra,
         }
@@ -62,7 +64,7 @@ class Card:
         try:
             _check_card_values(data)
             known = {"format", "encoder", "network", "calibration", "threshold", "fuse_weight", "symmetric", "adapter",
-                     "sha256"}
+                     "parser", "sha256"}
             return cls(
                 encoder=str(data["encoder"]),
                 network=NetworkConfig.from_dict(data["network"]),
@@ -71,6 +73,7 @@ class Card:
                 fuse_weight=float(data.get("fuse_weight", 0.5)),
                 symmetric=bool(data.get("symmetric", False)),
                 adapter=data.get("adapter"),
+                parser=data.get("parser"),
                 sha256=data.get("sha256"),
                 extra={k: v for k, v in data.items() if k not in known},
             )
@@ -91,9 +94,11 @@ def _check_card_values(data: dict[str, Any]) -> None:
     if not isinstance(network, dict):
         raise ValueError("'network' must be an object")
     for key, value in network.items():
-        if key == "dropout":
-            if not _number(value) or not 0.0 <= value < 1.0:
-                raise ValueError(f"network.dropout must be a number in [0, 1), got {value!r}")
+        if key in ("kind", "channels", "topical", "tags"):
+            continue  # checked by NetworkConfig
+        if key in ("dropout", "temperature"):
+            if not _number(value) or not 0.0 <= value < 1.0 or key == "temperature" and value <= 0:
+                raise ValueError(f"network.{key} must be a number in [0, 1), got {value!r}")
         elif isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"network.{key} must be a positive integer, got {value!r}")
     calibration = data.get("calibration", {"scale": 1.0, "bias": 0.0})
@@ -132,7 +137,12 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def save(network: MapTransformer, card: Card, path: str | Path,
+def needs_parse(config: NetworkConfig) -> bool:
+    """Whether a network reads what the dependency parser says (channels beyond the cosine, or token tags)."""
+    return bool(set(config.channels) - {"cosine"}) or config.tags
+
+
+def save(network: torch.nn.Module, card: Card, path: str | Path,
          adapter_state: dict[str, torch.Tensor] | None = None) -> Path:
     """Write ``path`` (safetensors: network tensors, plus ``encoder_lora.*`` adapter tensors if any) and its
     card beside it (same name, ``.json``)."""
@@ -150,7 +160,7 @@ def save(network: MapTransformer, card: Card, path: str | Path,
 
 
 def load(path: str | Path | None = None, *, encoder_id: str | None = None
-         ) -> tuple[MapTransformer, Card, dict[str, torch.Tensor]]:
+         ) -> tuple[torch.nn.Module, Card, dict[str, torch.Tensor]]:
     """Load a network, its card and its encoder-adapter tensors (empty without an adapter; default file: the
     shipped weights), refusing anything inconsistent.
 
@@ -171,6 +181,11 @@ def load(path: str | Path | None = None, *, encoder_id: str | None = None
         raise WeightsError(f"{cpath}: not valid JSON ({exc})") from exc
     if card.sha256 and sha256_of(path) != card.sha256:
         raise WeightsError(f"{path}: sha256 does not match its card {cpath.name} (file truncated or altered)")
+    if needs_parse(card.network):
+        from verimap.parse import PARSER_ID
+
+        if card.parser != PARSER_ID:
+            raise WeightsError(f"{path} reads the tags of parser {card.parser!r}, but verimap parses with {PARSER_ID!r}")
     if encoder_id is not None and card.encoder != encoder_id:
         raise WeightsError(
             f"{path} was trained for encoder {card.encoder!r}, but the verifier is using {encoder_id!r}"
@@ -186,7 +201,7 @@ def load(path: str | Path | None = None, *, encoder_id: str | None = None
     if bool(adapter_state) != bool(card.adapter):
         raise WeightsError(f"{path}: the card and the file disagree on whether there is an encoder adapter")
     try:
-        network = MapTransformer(card.network)
+        network = build_network(card.network)
     except (RuntimeError, ValueError, ZeroDivisionError) as exc:
         raise WeightsError(f"{cpath}: the card's network geometry cannot be built ({exc})") from exc
     expected = {k: tuple(v.shape) for k, v in network.state_dict().items()}

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from verimap.training.data import Example, load_source, minimal_contrast, split_of
+from verimap.training.data import Example, load_source, minimal_contrast, split_of, tree_contrast
 from verimap.training.rules import case_and_stop_edit
 from verimap.training.trainer import roc_auc
 
@@ -64,6 +64,9 @@ def build_sets(data_dir: Path, seed: int = 0, limit: int | None = None) -> dict[
     foils = [r for r in sugar + cap(dev_rows(data_dir, "cad_train"))]
     probe = [Example(r.b, light_edit(r.b, rng), 1, "light_edit", "probe", r.group) for r in foils]
     contrast = [r for r in paws + bnli if r.label == 1]
+    cad = dev_rows(data_dir, "cad_train")
+    tree_base = cap([r for name in ("sugarcrepe", "cad_train", "breaking_nli", "paws_dev")
+                     for r in dev_rows(data_dir, name)])
     return {
         "paws": paws,
         "condaqa": load_source(data_dir, "condaqa_dev"),
@@ -73,6 +76,10 @@ def build_sets(data_dir: Path, seed: int = 0, limit: int | None = None) -> dict[
         "sick_pos": sick,
         "probe": cap(probe),
         "contrast": contrast + minimal_contrast(contrast, seed),
+        "bnli_foils": [r for r in bnli if r.label == 0],
+        "cad_foils": cad,
+        "banking": cap(dev_rows(data_dir, "banking77_train")),
+        "tree": tree_contrast(tree_base, seed),
     }
 
 
@@ -99,6 +106,26 @@ def evaluate(scorers: dict[str, PairScorer], sets: dict[str, list[Example]],
                            ("positives", "PAWS+BNLI dev paraphrase accept")):
             table[f"{label} @{'TAR95' if thr is None else 'default'}"][name] = float(np.mean(s[key] >= at))
         table[f"shortcut probe: light-edit accept @{'TAR95' if thr is None else 'default'}"][name] = float(np.mean(s["probe"] >= at))
+        for key, label in (("bnli_foils", "Breaking-NLI"), ("cad_foils", "CAD")):
+            rows = sets[key]
+            for kind in sorted({r.kind for r in rows}):
+                idx = np.array([r.kind == kind for r in rows])
+                table[f"{label} FAR@TAR95 ({kind})"][name] = float(np.mean(s[key][idx] >= tar95))
+        negnum = np.concatenate([s["bnli_foils"][[r.kind == "number" for r in sets["bnli_foils"]]],
+                                 s["cad_foils"][[r.kind in ("negation", "number") for r in sets["cad_foils"]]]])
+        table["negation/number foils FAR@TAR95 (Breaking-NLI number + CAD negation, number)"][name] = float(
+            np.mean(negnum >= tar95))
+        table["Banking77 dev ROC-AUC (same intent vs word-overlapping other intent)"][name] = roc_auc(
+            lab["banking"], s["banking"])
+        tree = sets["tree"]
+        for kind in sorted({r.kind for r in tree}):
+            idx = np.array([r.kind == kind for r in tree])
+            lbl = tree[int(np.argmax(idx))].label
+            if lbl == 1:
+                table[f"tree-edit dev: same-meaning accept @{'TAR95' if thr is None else 'default'} ({kind})"][name] = \
+                    float(np.mean(s["tree"][idx] >= at))
+            else:
+                table[f"tree-edit dev: near-miss FAR@TAR95 ({kind})"][name] = float(np.mean(s["tree"][idx] >= tar95))
         c = s["contrast"]
         pos_rows = [r for r in sets["contrast"] if r.label == 1]
         n = len(pos_rows)

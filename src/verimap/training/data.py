@@ -15,6 +15,7 @@ import gzip
 import hashlib
 import json
 import random
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -22,7 +23,7 @@ from typing import Iterable, Iterator, Sequence
 from verimap.training.rules import (any_perturbation, case_and_stop_edit, changed_words, did_question, fragment,
                                    perturb, question_form, wh_question)
 
-SHIPPABLE = ("paws_dev", "sugarcrepe", "cad_train", "breaking_nli")
+SHIPPABLE = ("paws_dev", "sugarcrepe", "cad_train", "breaking_nli", "banking77_train")
 EVAL_ONLY = ("mrpc_train", "sick_train", "condaqa_dev", "scifact")
 DEV_FRACTION = 0.2
 
@@ -73,6 +74,8 @@ def load_source(data_dir: Path, name: str) -> list[Example]:
     elif name in ("sugarcrepe", "cad_train"):
         for r in read_jsonl(data_dir / name / "foils.jsonl"):
             out.append(Example(r["text"], r["foil"], 0, r["kind"], name, f"{name}:{_norm(r['text'])}"))
+    elif name == "banking77_train":
+        out = banking_pairs(data_dir)
     elif name == "condaqa_dev":
         for r in read_jsonl(data_dir / name / "triplets.jsonl"):
             g = f"condaqa:{r.get('passage_id', r['anchor'][:80])}"
@@ -80,6 +83,98 @@ def load_source(data_dir: Path, name: str) -> list[Example]:
             out.append(Example(r["anchor"], r["negative"], 0, r["kind"], name, g))
     else:
         raise ValueError(f"unknown source {name!r}")
+    return out
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower())) - {"i", "my", "the", "a", "an", "to", "is", "it", "do", "can",
+                                                           "you", "me", "of", "for", "and", "how", "what", "why"}
+
+
+def banking_pairs(data_dir: Path, seed: int = 0) -> list[Example]:
+    """Prompt pairs from Banking77 questions, the decision a semantic cache makes, in customers' own words: another
+    question of the same intent (1), and the question of another intent that shares the most words with it (0, the
+    confusable neighbour a cosine threshold lets through).
+
+    Questions are split by their own text (``split_of``) and only paired within one side, so no dev question is
+    ever trained on; a pair's group is its first question's."""
+    rng = random.Random(seed)
+    rows = list(read_jsonl(data_dir / "banking77_train" / "questions.jsonl"))
+    out: list[Example] = []
+    for side in ("train", "dev"):
+        mine = [r for r in rows if split_of(f"banking77:{_norm(r['text'])}") == side]
+        by_intent: dict[str, list[dict]] = {}
+        for r in mine:
+            by_intent.setdefault(r["intent"], []).append(r)
+        words = {r["id"]: _words(r["text"]) for r in mine}
+        for r in mine:
+            group = f"banking77:{_norm(r['text'])}"
+            same = [x for x in by_intent[r["intent"]] if x["id"] != r["id"]]
+            if same:
+                out.append(Example(r["text"], rng.choice(same)["text"], 1, "paraphrase", "banking77", group))
+            others = rng.sample(mine, min(300, len(mine)))
+            w = words[r["id"]]
+            scored = [(len(w & words[x["id"]]) / max(1, len(w | words[x["id"]])), x["text"]) for x in others
+                      if x["intent"] != r["intent"]]
+            if scored:
+                best = max(scored)
+                out.append(Example(r["text"], best[1], 0, "intent", "banking77", group))
+    return out
+
+
+def tree_contrast(examples: Sequence[Example], seed: int) -> list[Example]:
+    """Minimal pairs from dependency-tree edits (:mod:`verimap.training.tree_edits`) of every distinct anchor text:
+    for a text T with a same-meaning edit P (passive, reordered "A and B", fronted adverbial) and near-miss edits N
+    (role swap, attribute swap, negation, direction, and the word-level rules: numbers, antonyms, comparatives,
+    before/after): (T, P) = 1, (T, N) = 0, and the near-misses of P itself against T and P ("The man was bitten
+    by the dog" for "The man bit the dog"), so a positive and its near-miss differ from the anchor by the same amount
+    of surface change."""
+    from verimap.parse import load_spacy, normalised
+    from verimap.training.tree_edits import NEAR_MISSES, edits_of
+
+    rng = random.Random(seed + 2)
+    anchors: dict[str, tuple[str, str]] = {}
+    for ex in examples:
+        anchors.setdefault(ex.a, (ex.group, ex.source))
+        if ex.label == 1:
+            anchors.setdefault(ex.b, (ex.group, ex.source))
+    texts = [t for t in anchors if 3 <= len(t.split()) <= 40]
+    nlp = load_spacy()
+    out: list[Example] = []
+    positives: list[tuple[str, str, str, str, str]] = []  # (anchor, positive, kind, group, source)
+    for text, doc in zip(texts, nlp.pipe([normalised(t) for t in texts], batch_size=256)):
+        group, source = anchors[text]
+        made = edits_of(doc)
+        for kind, edited in made.items():
+            label = 0 if kind in NEAR_MISSES else 1
+            out.append(Example(text, edited, label, kind, f"{source}+tree", group))
+            if label:
+                positives.append((text, edited, kind, group, source))
+        word = any_perturbation(text, rng, WORD_KINDS)  # numbers, antonyms, comparatives, before/after ...
+        if word is not None:
+            out.append(Example(text, word[0], 0, word[1], f"{source}+tree", group))
+    for (text, pos, kind, group, source), doc in zip(positives, nlp.pipe([p[1] for p in positives], batch_size=256)):
+        for miss_kind, miss in edits_of(doc, NEAR_MISSES).items():
+            if _norm(miss) != _norm(text):
+                out.append(Example(text, miss, 0, miss_kind, f"{source}+tree", group))
+                out.append(Example(pos, miss, 0, miss_kind, f"{source}+tree", group))
+    return out
+
+
+WORD_KINDS = ("number", "temporal", "spatial", "comparative", "antonym")  # the rules that edit words, not structure
+
+
+def unrelated(examples: Sequence[Example], fraction: float, seed: int) -> list[Example]:
+    """Easy negatives: a text against another source item's text (off-topic candidates must score low too, or the
+    score is not a probability of a match)."""
+    rng = random.Random(seed + 3)
+    pool = [ex.a for ex in examples]
+    out = []
+    for ex in examples:
+        if rng.random() < fraction:
+            other = rng.choice(pool)
+            if other != ex.a:
+                out.append(Example(ex.a, other, 0, "unrelated", f"{ex.source}+unrelated", ex.group))
     return out
 
 
@@ -165,18 +260,24 @@ def query_shaped(examples: Sequence[Example], seed: int) -> list[Example]:
 
 
 def build(data_dir: Path, sources: Iterable[str], *, seed: int = 0, rules: bool = True,
-          light_positives: bool = True, query_rows: bool = False) -> dict[str, list[Example]]:
+          light_positives: bool = True, query_rows: bool = False, tree_edits: bool = False,
+          unrelated_fraction: float = 0.0) -> dict[str, list[Example]]:
     """``{"train": [...], "dev": [...]}`` over the given sources, with generated rows on the same side as
     their source item."""
     split: dict[str, list[Example]] = {"train": [], "dev": []}
     for name in sources:
         rows = load_source(data_dir, name)
+        base = list(rows)
         if rules:
             rows += minimal_contrast(rows, seed)
         if query_rows:
             rows += query_shaped(rows, seed)
         if light_positives:
             rows += anchored_contrast(rows)
+        if tree_edits:
+            rows += tree_contrast(base, seed)
+        if unrelated_fraction:
+            rows += unrelated(base, unrelated_fraction, seed)
         for ex in dict.fromkeys(rows):  # one row per distinct example (a premise can head several rows)
             split[split_of(ex.group)].append(ex)
     return split

@@ -177,9 +177,9 @@ def perturb(sentence: str, kind: str, rng: random.Random | None = None) -> str |
     return None if result == sentence else result
 
 
-def any_perturbation(sentence: str, rng: random.Random) -> tuple[str, str] | None:
-    """One applicable rule chosen at random: ``(near-miss, kind)``."""
-    kinds = list(KINDS)
+def any_perturbation(sentence: str, rng: random.Random, kinds: tuple[str, ...] = KINDS) -> tuple[str, str] | None:
+    """One applicable rule (of ``kinds``) chosen at random: ``(near-miss, kind)``."""
+    kinds = list(kinds)
     rng.shuffle(kinds)
     for kind in kinds:
         out = perturb(sentence, kind, rng)

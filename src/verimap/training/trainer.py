@@ -29,8 +29,9 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 from verimap.encoder import TokenEncoder
-from verimap.network import MapTransformer, NetworkConfig
-from verimap.simmap import similarity_maps
+from verimap.network import NetworkConfig, build_network
+from verimap.parse import PARSER_ID
+from verimap.simmap import CHANNELS, structure_maps
 from verimap.training.data import Example, build, default_data_dir, read_user_pairs, split_of
 
 
@@ -42,6 +43,9 @@ class TrainConfig:
     rules: bool = True
     light_positives: bool = True
     query_rows: bool = False  # question-form, fragment and passage rows (see data.query_shaped)
+    tree_edits: bool = False  # minimal pairs from dependency-tree edits (see data.tree_contrast)
+    unrelated_fraction: float = 0.0  # easy negatives: this share of source rows gets an off-topic partner
+    kind_cap: int | None = None  # at most this many training rows per (source, kind, label): no kind drowns the rest
     max_train: int | None = None  # cap on training examples (tiny configs, quick trials)
     max_dev: int | None = None
     epochs: int = 8
@@ -90,62 +94,90 @@ class TrainConfig:
 
 
 class VectorCache:
-    """Token vectors of every distinct text, encoded once, kept as fp16 and saved as safetensors."""
+    """Every distinct text's token vectors, pooled vector and parse, encoded and parsed once, kept in memory exactly
+    as the inference token cache stores them (int8 vectors, fp16 pooled: training sees what inference reads), and
+    persisted in a token file (``path``) so a second run reads instead of encoding."""
 
     def __init__(self, encoder: TokenEncoder, path: Path | None) -> None:
-        self.encoder = encoder
-        self.path = path
-        self.vectors: dict[str, torch.Tensor] = {}
-        if path is not None and path.is_file():
-            from safetensors.torch import load_file
+        from verimap.cache import TokenCache
 
-            self.vectors = load_file(str(path))
+        self.cache = TokenCache(0, path=path) if path is not None else TokenCache(2**40)
+        self.encoder = encoder.with_cache(self.cache)
+        self.path = path
+        self.entries: dict[str, object] = {}
 
     @staticmethod
     def key(text: str) -> str:
-        return hashlib.sha256(text.encode()).hexdigest()[:32]
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
     def fill(self, texts: Sequence[str], progress: bool = True) -> None:
         from tqdm import tqdm
 
-        todo = [t for t in dict.fromkeys(texts) if self.key(t) not in self.vectors]
+        from verimap.cache import cache_key
+
+        todo = [t for t in dict.fromkeys(texts) if self.key(t) not in self.entries]
         step = 512
-        for start in tqdm(range(0, len(todo), step), desc="encoding", disable=not progress or not todo):
+        for start in tqdm(range(0, len(todo), step), desc="encoding + parsing", disable=not progress or not todo):
             chunk = todo[start : start + step]
-            for t, e in zip(chunk, self.encoder.encode(chunk, warn=False)):
-                self.vectors[self.key(t)] = e.vectors.half().contiguous()
-        if todo and self.path is not None:
-            from safetensors.torch import save_file
+            self.encoder.encode(chunk, warn=False, persist=self.path)
+            keys = [cache_key(self.encoder.encoder_id, self.encoder.max_length, t) for t in chunk]
+            for t, e in zip(chunk, self.cache.get_many(keys)):
+                self.entries[self.key(t)] = e
 
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            save_file(self.vectors, str(self.path))
+    @property
+    def vectors(self) -> dict[str, object]:
+        return self.entries
 
-    def __getitem__(self, text: str) -> torch.Tensor:
-        return self.vectors[self.key(text)].float()
+    def __getitem__(self, text: str):
+        """``(vectors (n, dim) float32, pooled (dim,), parse)`` of a filled text."""
+        from verimap.cache import decompress
+
+        e = self.entries[self.key(text)]
+        return decompress(e.vectors), decompress(e.pooled[None].astype(np.float32))[0], e.parse
 
 
-def batch_maps(cache: VectorCache, batch: Sequence[Example], size: tuple[int, int], rng: random.Random | None):
-    """Maps for a batch; with ``rng``, each pair is read in a random direction (the task is symmetric)."""
-    qs, ds = [], []
+def batch_maps(cache: VectorCache, batch: Sequence[Example], config: NetworkConfig, rng: random.Random | None):
+    """The network's input for a batch; with ``rng``, each pair is read in a random direction (the task is
+    symmetric)."""
+    qs, ds, qp, dp, pooled = [], [], [], [], []
     for ex in batch:
         a, b = cache[ex.a], cache[ex.b]
         if rng is not None and rng.random() < 0.5:
             a, b = b, a
-        qs.append(a)
-        ds.append(b)
-    return similarity_maps(qs, ds, size)
+        qs.append(a[0])
+        ds.append(b[0])
+        qp.append(a[2])
+        dp.append(b[2])
+        pooled.append(float(a[1] @ b[1]))
+    return structure_maps(qs, ds, qp, dp, (config.map_rows, config.map_cols), CHANNELS, pooled)
+
+
+def length_batches(cache: VectorCache, rows: Sequence[Example], batch_size: int,
+                   rng: random.Random | None) -> list[list[Example]]:
+    """Batches of pairs of similar length (the networks crop each batch to its longest pair, so mixing a 10-token
+    pair with a 60-token one wastes most of the work), in random order when ``rng`` is given."""
+    def size(r: Example) -> float:
+        n = len(cache.entries[cache.key(r.a)].vectors) + len(cache.entries[cache.key(r.b)].vectors)
+        return n + (rng.random() * 6 if rng is not None else 0.0)
+
+    order = sorted(range(len(rows)), key=lambda i: size(rows[i]))
+    batches = [[rows[i] for i in order[s : s + batch_size]] for s in range(0, len(order), batch_size)]
+    if rng is not None:
+        rng.shuffle(batches)
+    return batches
 
 
 @torch.no_grad()
-def logits_of(net: MapTransformer, cache: VectorCache, rows: Sequence[Example], batch_size: int = 256) -> np.ndarray:
+def logits_of(net, cache: VectorCache, rows: Sequence[Example], batch_size: int = 256) -> np.ndarray:
     net.eval()
-    size = (net.config.map_rows, net.config.map_cols)
     device = next(net.parameters()).device
-    out = []
-    for s in range(0, len(rows), batch_size):
-        maps, mask = batch_maps(cache, rows[s : s + batch_size], size, None)
-        out.append(net(maps.to(device), mask.to(device)).float().cpu().numpy())
-    return np.concatenate(out) if out else np.zeros(0)
+    order = sorted(range(len(rows)), key=lambda i: len(cache.entries[cache.key(rows[i].a)].vectors)
+                   + len(cache.entries[cache.key(rows[i].b)].vectors))
+    out = np.zeros(len(rows), dtype=np.float32)
+    for s in range(0, len(order), batch_size):
+        chunk = order[s : s + batch_size]
+        out[chunk] = net(batch_maps(cache, [rows[i] for i in chunk], net.config, None).to(device)).float().cpu().numpy()
+    return out
 
 
 def roc_auc(labels: Sequence[int], scores: Sequence[float]) -> float:
@@ -218,12 +250,23 @@ def load_split(config: TrainConfig, data_dir: Path | None, user_pairs: Path | No
         data_desc = {"user_pairs": str(user_pairs)}
     else:
         split = build(data_dir or default_data_dir(), config.sources, seed=config.seed, rules=config.rules,
-                      light_positives=config.light_positives, query_rows=config.query_rows)
+                      light_positives=config.light_positives, query_rows=config.query_rows,
+                      tree_edits=config.tree_edits, unrelated_fraction=config.unrelated_fraction)
         data_desc = {"sources": config.sources, "rules": config.rules, "light_positives": config.light_positives,
-                     "query_rows": config.query_rows}
+                     "query_rows": config.query_rows, "tree_edits": config.tree_edits,
+                     "unrelated_fraction": config.unrelated_fraction, "kind_cap": config.kind_cap}
     train_rows, dev_rows = split["train"], split["dev"]
     rng.shuffle(train_rows)
     rng.shuffle(dev_rows)
+    if config.kind_cap:
+        seen: dict[tuple, int] = {}
+        capped = []
+        for r in train_rows:
+            k = (r.source, r.kind, r.label)
+            seen[k] = seen.get(k, 0) + 1
+            if seen[k] <= config.kind_cap:
+                capped.append(r)
+        train_rows = capped
     train_rows = train_rows[: config.max_train] if config.max_train else train_rows
     dev_rows = dev_rows[: config.max_dev] if config.max_dev else dev_rows
     if not train_rows or not dev_rows or len({r.label for r in dev_rows}) < 2:
@@ -253,7 +296,7 @@ def train(
     rng = random.Random(config.seed)
     train_rows, dev_rows, data_desc = load_split(config, data_dir, user_pairs, rng)
     log(f"train {len(train_rows)} (pos {sum(r.label for r in train_rows)}), dev {len(dev_rows)}")
-    # No token cache: training reads its own fp16 vector file (VectorCache), and an LRU would only churn.
+    # No shared token cache: training keeps its own (VectorCache), and an LRU would only churn.
     encoder = TokenEncoder(max_length=config.encoder_max_length, device=device, cache=False)
     adapter_state = None
     if config.init_weights:
@@ -265,7 +308,7 @@ def train(
             config.adapter_alpha = float(init_card.adapter["alpha"])
             adapter_state = init_adapter
     else:
-        net = MapTransformer(config.network)
+        net = build_network(config.network)
     net.to(device)
     pos_frac = sum(r.label for r in train_rows) / len(train_rows)
     pos_weight = torch.tensor((1 - pos_frac) / max(pos_frac, 1e-6), device=device)
@@ -279,7 +322,7 @@ def train(
         cache_path = None
         if cache_dir is not None:
             tag = hashlib.sha256(encoder.encoder_id.encode()).hexdigest()[:8]
-            cache_path = Path(cache_dir) / f"vectors-{tag}-{config.encoder_max_length}.safetensors"
+            cache_path = Path(cache_dir) / f"tokens-{tag}-{config.encoder_max_length}.sqlite"
         dev_cache = VectorCache(encoder, cache_path)
         dev_cache.fill([t for r in train_rows + dev_rows for t in (r.a, r.b)])
         log(f"vectors ready ({len(dev_cache.vectors)} texts) after {time.time() - t0:.0f}s")
@@ -318,6 +361,7 @@ def train(
         threshold=round(threshold, 4),
         fuse_weight=config.fuse_weight,
         adapter=adapter,
+        parser=PARSER_ID if weights_io.needs_parse(net.config) else None,
         extra={
             "data": data_desc,
             "split": "dev = sha256(source item) < 0.2; calibration and threshold fitted on dev",
@@ -353,13 +397,11 @@ def _fit_frozen(config, net, cache, train_rows, dev_rows, dev_labels, pos_weight
     best = (-1.0, None, 0)
     for epoch in range(config.epochs):
         net.train()
-        rng.shuffle(train_rows)
         total = 0.0
-        for s in range(0, len(train_rows), config.batch_size):
-            batch = train_rows[s : s + config.batch_size]
-            maps, mask = batch_maps(cache, batch, size, rng)
+        for batch in length_batches(cache, train_rows, config.batch_size, rng):
+            inputs = batch_maps(cache, batch, config.network, rng)
             y = torch.tensor([r.label for r in batch], dtype=torch.float32, device=pos_weight.device)
-            logits = net(maps.to(y.device), mask.to(y.device))
+            logits = net(inputs.to(y.device))
             loss = nn.functional.binary_cross_entropy_with_logits(logits, y, pos_weight=pos_weight)
             opt.zero_grad()
             loss.backward()
@@ -367,8 +409,12 @@ def _fit_frozen(config, net, cache, train_rows, dev_rows, dev_labels, pos_weight
             opt.step()
             sched.step()
             total += loss.item() * len(batch)
-        auc = roc_auc(dev_labels, logits_of(net, cache, dev_rows))
+        dev_logits = logits_of(net, cache, dev_rows)
+        auc = roc_auc(dev_labels, dev_logits)
         log(f"epoch {epoch + 1}/{config.epochs} loss {total / len(train_rows):.4f} dev AUC {auc:.4f} ({time.time() - t0:.0f}s)")
+        log("  dev AUC per source: " + ", ".join(
+            f"{src} {roc_auc(dev_labels[idx], dev_logits[idx]):.3f}" for src in sorted({r.source for r in dev_rows})
+            if len(set(dev_labels[idx := np.array([r.source == src for r in dev_rows])])) == 2))
         if auc > best[0]:
             best = (auc, {k: v.clone() for k, v in net.state_dict().items()}, epoch + 1)
     net.load_state_dict(best[1])
@@ -420,16 +466,22 @@ def _fit_end_to_end(config, net, tuned, train_rows, dev_rows, dev_labels, pos_we
         position += config.end_to_end_batch_size
         texts = list(dict.fromkeys(t for r in batch for t in (r.a, r.b)))
         vecs = dict(zip(texts, tuned.token_vectors(texts)))
-        qs, ds = [], []
+        parses = dict(zip(texts, (e.parse for e in tuned.encode(texts, warn=False))))  # cached after the first time
+        qs, ds, qp, dp, pooled = [], [], [], [], []
         for r in batch:
-            a, b = vecs[r.a], vecs[r.b]
+            a, b = r.a, r.b
             if rng.random() < 0.5:
                 a, b = b, a
-            qs.append(a)
-            ds.append(b)
-        maps, mask = similarity_maps(qs, ds, size)
+            qs.append(vecs[a])
+            ds.append(vecs[b])
+            qp.append(parses[a])
+            dp.append(parses[b])
+            pooled.append(float(torch.nn.functional.normalize(vecs[a].detach().mean(0), dim=0)
+                                @ torch.nn.functional.normalize(vecs[b].detach().mean(0), dim=0)))
+        inputs = structure_maps(qs, ds, qp, dp, size, CHANNELS, pooled)
+        maps = inputs.maps
         y = torch.tensor([r.label for r in batch], dtype=torch.float32, device=maps.device)
-        loss = nn.functional.binary_cross_entropy_with_logits(net(maps, mask), y, pos_weight=pos_weight)
+        loss = nn.functional.binary_cross_entropy_with_logits(net(inputs), y, pos_weight=pos_weight)
         opt.zero_grad()
         loss.backward()
         nn.utils.clip_grad_norm_(list(net.parameters()) + lora, 1.0)
