@@ -12,7 +12,7 @@ True
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -22,7 +22,9 @@ import torch
 from verimap import weights as weights_io
 from verimap.encoder import Encoded, TokenEncoder
 from verimap.inputs import check_query, check_texts
+from verimap.parse import POS
 from verimap.policy import RankResult, apply_policy
+from verimap.reasons import explain_batch
 from verimap.scorers import Scorer, maxsim
 from verimap.simmap import cosine_map, structure_maps, windows
 
@@ -33,6 +35,9 @@ class Explanation:
 
     :param map: ``(len(query_tokens), len(doc_tokens))`` cosine map.
     :param best_match: per query token, ``(doc token index, cosine)`` of its best match (``-1`` if the doc is empty).
+    :param reason: the structure channel that drove the verdict (:mod:`verimap.reasons`: ``role``, ``direction``,
+        ``negation``, ``number``, ``antonym``, ``attachment``, ``unmatched``), or ``None``.
+    :param reason_tokens: the (query token, document token) pairs involved.
     """
 
     query_tokens: list[str]
@@ -42,6 +47,8 @@ class Explanation:
     score: float
     accepted: bool
     threshold: float
+    reason: str | None = None
+    reason_tokens: list[tuple[str, str]] = field(default_factory=list)
 
     def unmatched(self, below: float = 0.5) -> list[str]:
         """Query tokens whose best cosine in the document is under ``below``."""
@@ -49,6 +56,9 @@ class Explanation:
 
     def to_text(self) -> str:
         lines = [f"score {self.score:.3f} → {'ACCEPT' if self.accepted else 'REJECT'} (threshold {self.threshold:.2f})"]
+        if self.reason:
+            pairs = ", ".join(f"{a} ↔ {b}" for a, b in self.reason_tokens[:6])
+            lines.append(f"  why: {self.reason}" + (f" ({pairs})" if pairs else ""))
         for tok, (j, s) in zip(self.query_tokens, self.best_match):
             target = self.doc_tokens[j] if j >= 0 else "∅"
             lines.append(f"  {tok:>15} → {target:<15} {s:+.2f}{'   (no good match)' if s < 0.5 else ''}")
@@ -116,37 +126,55 @@ class Verifier(Scorer):
         reverse = self._directional([(b, a) for a, b in pairs])
         return [None if x is None else (x + y) / 2 for x, y in zip(direct, reverse)]
 
-    @torch.inference_mode()
-    def _directional(self, pairs: list[tuple[Encoded, Encoded]]) -> list[float | None]:
-        """Logit per (query, doc) pair. Both sides are read in half-overlapping windows of the map's size:
-        each query window takes its best document window, and the pair gets its *worst* query window, so
-        every part of the query must be supported somewhere in the document."""
+    def _windows(self, k: int, q: Encoded, d: Encoded) -> list[tuple[tuple[int, int, int, int], tuple]]:
+        """The (query window, document window) pairs the network reads for one pair: half-overlapping windows of
+        the map's size on both sides, so nothing is cut. Each item: ``((pair, query window, q start, d start),
+        structure_maps arguments)``."""
         rows, cols = self.card.network.map_rows, self.card.network.map_cols
-        owners, items = [], []
-        for k, (q, d) in enumerate(pairs):
-            if not len(q.vectors) or not len(d.vectors):
-                continue
-            pooled = float(q.pooled @ d.pooled)
-            for qi, (qs_, qe) in enumerate(windows(len(q.vectors), rows, max(1, rows // 2))):
-                for s, e in windows(len(d.vectors), cols, max(1, cols // 2)):
-                    owners.append((k, qi))
-                    items.append((q.vectors[qs_:qe], d.vectors[s:e], _window(q.parse, qs_, qe), _window(d.parse, s, e),
-                                  pooled))
+        if not len(q.vectors) or not len(d.vectors):
+            return []
+        pooled = float(q.pooled @ d.pooled)
+        return [((k, qi, qs, s), (q.vectors[qs:qe], d.vectors[s:e], _window(q.parse, qs, qe),
+                                  _window(d.parse, s, e), pooled))
+                for qi, (qs, qe) in enumerate(windows(len(q.vectors), rows, max(1, rows // 2)))
+                for s, e in windows(len(d.vectors), cols, max(1, cols // 2))]
+
+    def _batch(self, items: list[tuple]):
+        rows, cols = self.card.network.map_rows, self.card.network.map_cols
+        return structure_maps(*zip(*[c[:4] for c in items]), (rows, cols), self.card.network.channels,
+                              [c[4] for c in items]).to(self.device)
+
+    @torch.inference_mode()
+    def _window_logits(self, pairs: list[tuple[Encoded, Encoded]]) -> list[tuple[tuple[int, int, int, int], float]]:
+        """Every window pair's logit."""
+        items = [w for k, (q, d) in enumerate(pairs) for w in self._windows(k, q, d)]
         # Length buckets: the network cuts each batch to its largest map, so similar sizes share a batch. The key
-        # depends only on the pairs themselves, so a candidate's batch (and its bits) do not depend on input order.
-        order = sorted(range(len(owners)), key=lambda i: (len(items[i][0]), len(items[i][1]),
-                                                           items[i][1][:1].sum().item(), items[i][0][:1].sum().item()))
-        best: dict[tuple[int, int], float] = {}
+        # depends only on the pair itself, so a candidate's batch (and its bits) do not depend on input order.
+        order = sorted(range(len(items)), key=lambda i: (len(items[i][1][0]), len(items[i][1][1]),
+                                                          float(items[i][1][1][:1].sum()),
+                                                          float(items[i][1][0][:1].sum())))
+        out = []
         for start in range(0, len(order), self.batch_size):
             chunk = [items[i] for i in order[start : start + self.batch_size]]
-            batch = structure_maps(*zip(*[c[:4] for c in chunk]), (rows, cols),
-                                   self.card.network.channels, [c[4] for c in chunk])
-            out = self.network(batch.to(self.device)).float().cpu().tolist()
-            for i, x in zip(order[start : start + self.batch_size], out):
-                best[owners[i]] = max(best.get(owners[i], x), x)
-        result: list[float | None] = [None] * len(pairs)
-        for (k, _), x in best.items():
-            result[k] = x if result[k] is None else min(result[k], x)  # type: ignore[type-var]
+            logits = self.network(self._batch([c[1] for c in chunk])).float().cpu().tolist()
+            out += [(c[0], x) for c, x in zip(chunk, logits)]
+        return out
+
+    def _directional(self, pairs: list[tuple[Encoded, Encoded]]) -> list[float | None]:
+        """Logit per (query, doc) pair: each query window takes its best document window, and the pair gets its
+        *worst* query window, so every part of the query must be supported somewhere in the document."""
+        return [None if w is None else w[1] for w in self._decisive(pairs)]
+
+    def _decisive(self, pairs: list[tuple[Encoded, Encoded]]) -> list[tuple[tuple[int, int, int, int], float] | None]:
+        """Per pair, the window pair that decided its logit, and that logit (``None`` where a side is empty)."""
+        best: dict[tuple[int, int], tuple[tuple[int, int, int, int], float]] = {}
+        for key, x in self._window_logits(pairs):
+            if (key[0], key[1]) not in best or x > best[key[0], key[1]][1]:
+                best[key[0], key[1]] = (key, x)
+        result: list = [None] * len(pairs)
+        for (k, _), (key, x) in best.items():
+            if result[k] is None or x < result[k][1]:
+                result[k] = (key, x)
         return result
 
     # -- ranking -----------------------------------------------------------------------------------------------
@@ -214,4 +242,18 @@ class Verifier(Scorer):
         score = self._score_encoded([(q, d)])[0]
         sim = cosine_map(q.vectors, d.vectors).numpy() if len(d.tokens) else np.zeros((len(q.tokens), 0), np.float32)
         best = [(int(r.argmax()), float(r.max())) if r.size else (-1, 0.0) for r in sim]
-        return Explanation(q.tokens, d.tokens, sim, best, score, score >= self.threshold, self.threshold)
+        reason, tokens = self._reason(q, d)
+        return Explanation(q.tokens, d.tokens, sim, best, score, score >= self.threshold, self.threshold, reason,
+                           [(q.tokens[i], d.tokens[j] if j >= 0 else "∅") for i, j in tokens])
+
+    def _reason(self, q: Encoded, d: Encoded) -> tuple[str | None, list[tuple[int, int]]]:
+        """The channel that drove this pair's verdict (see :mod:`verimap.reasons`), on the window pair that decided
+        it, with token indices into the whole texts."""
+        decisive = self._decisive([(q, d)])[0]
+        if decisive is None or len(self.card.network.channels) == 1:
+            return None, []
+        (_, _, qs, ds), _ = decisive
+        item = next(w[1] for w in self._windows(0, q, d) if w[0][2:] == (qs, ds))
+        pos = [POS[p] for p in q.parse.pos[qs:]] if q.parse is not None else []
+        why = explain_batch(self.network, self._batch([item]), pos)
+        return why.name, [(i + qs, j + ds if j >= 0 else -1) for i, j in why.tokens]

@@ -79,6 +79,7 @@ def build_sets(data_dir: Path, seed: int = 0, limit: int | None = None) -> dict[
         "bnli_foils": [r for r in bnli if r.label == 0],
         "cad_foils": cad,
         "banking": cap(dev_rows(data_dir, "banking77_train")),
+        "prompts": dev_rows(data_dir, "prompts"),
         "tree": tree_contrast(tree_base, seed),
     }
 
@@ -117,6 +118,19 @@ def evaluate(scorers: dict[str, PairScorer], sets: dict[str, list[Example]],
             np.mean(negnum >= tar95))
         table["Banking77 dev ROC-AUC (same intent vs word-overlapping other intent)"][name] = roc_auc(
             lab["banking"], s["banking"])
+        prompts = sets["prompts"]
+        p_pos = s["prompts"][lab["prompts"] == 1]
+        cache_rows = np.concatenate([s["prompts"], s["banking"]])
+        cache_labels = np.concatenate([lab["prompts"], lab["banking"]])
+        table["cache-shaped dev ROC-AUC (prompts + Banking77)"][name] = roc_auc(cache_labels, cache_rows)
+        hit95 = float(np.quantile(cache_rows[cache_labels == 1], 0.05))
+        table["cache-shaped dev false-hit @TAR95 (prompts + Banking77)"][name] = float(
+            np.mean(cache_rows[cache_labels == 0] >= hit95))
+        table["prompts dev ROC-AUC"][name] = roc_auc(lab["prompts"], s["prompts"])
+        for kind in sorted({r.kind for r in prompts if r.label == 0}):
+            idx = np.array([r.kind == kind for r in prompts])
+            table[f"prompts dev false-hit @TAR95 ({kind})"][name] = float(
+                np.mean(s["prompts"][idx] >= float(np.quantile(p_pos, 0.05))))
         tree = sets["tree"]
         for kind in sorted({r.kind for r in tree}):
             idx = np.array([r.kind == kind for r in tree])

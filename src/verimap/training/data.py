@@ -23,7 +23,7 @@ from typing import Iterable, Iterator, Sequence
 from verimap.training.rules import (any_perturbation, case_and_stop_edit, changed_words, did_question, fragment,
                                    perturb, question_form, wh_question)
 
-SHIPPABLE = ("paws_dev", "sugarcrepe", "cad_train", "breaking_nli", "banking77_train")
+SHIPPABLE = ("paws_dev", "sugarcrepe", "cad_train", "breaking_nli", "banking77_train", "prompts")
 EVAL_ONLY = ("mrpc_train", "sick_train", "condaqa_dev", "scifact")
 DEV_FRACTION = 0.2
 
@@ -76,6 +76,10 @@ def load_source(data_dir: Path, name: str) -> list[Example]:
             out.append(Example(r["text"], r["foil"], 0, r["kind"], name, f"{name}:{_norm(r['text'])}"))
     elif name == "banking77_train":
         out = banking_pairs(data_dir)
+    elif name == "prompts":  # written for verimap, no shared file (see training/prompt_pairs.py)
+        from verimap.training.prompt_pairs import prompt_pairs
+
+        out = prompt_pairs()
     elif name == "condaqa_dev":
         for r in read_jsonl(data_dir / name / "triplets.jsonl"):
             g = f"condaqa:{r.get('passage_id', r['anchor'][:80])}"
