@@ -53,7 +53,8 @@ def test_same_inputs_same_scores_across_calls(verifier):
     docs = corpus(2, 40)
     first = verifier.score(QUERY, docs)  # cold: computed
     assert verifier.score(QUERY, docs) == first  # warm: served from the token cache, bit for bit
-    assert verifier.score(QUERY, list(reversed(docs))) == list(reversed(first))
+    # Another order changes which texts share a network batch: the same scores within the documented tolerance.
+    assert max_diff(verifier.score(QUERY, list(reversed(docs))), list(reversed(first))) <= TOL
     ranked = verifier.rank(QUERY, docs, threshold=0.0)
     assert ranked == verifier.rank(QUERY, docs, threshold=0.0)
     assert max_diff([r.verifier_score for r in sorted(ranked, key=lambda r: r.index)], first) <= TOL
