@@ -32,7 +32,7 @@ def calls(tag: str, n: int) -> list[tuple[str, list[str]]]:
 
 def rank(verifier: Verifier, call, **kwargs):
     query, docs = call
-    return verifier.rank(query, docs, return_rejected=True, **kwargs)
+    return verifier.rank(query, docs, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_fifty_gathered_rank_async_calls_give_the_single_threaded_results(verifi
     expected = [rank(reference_verifier, c) for c in work]
 
     async def gather():
-        return await asyncio.gather(*[verifier.rank_async(*work[i % len(work)], return_rejected=True)
+        return await asyncio.gather(*[verifier.rank_async(*work[i % len(work)])
                                       for i in range(50)])
 
     got = asyncio.run(gather())
@@ -75,8 +75,8 @@ def test_instances_with_different_settings_do_not_leak_into_each_other(verifier)
              for kw in ({"mode": "rerank"}, {"top_k": 1, "mode": "rerank"}, {"mode": "filter"},
                         {"mode": "fuse", "threshold": 0.3})]
     expected = [rank(v, c, **kw) for v, c, kw in plans]
-    assert all(r.accepted for r in expected[len(work) * 4][0]) and not any(  # lenient keeps, strict rejects
-        kept for kept, _ in expected[2 * len(work) * 4:])
+    assert all(r.accepted for r in expected[len(work) * 4]) and not any(  # lenient keeps, strict rejects
+        ranking.kept for ranking in expected[2 * len(work) * 4:])
     order = list(range(len(plans))) * 2
     random.Random(1).shuffle(order)
     with ThreadPoolExecutor(max_workers=8) as pool:

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from verimap import MaxSim, PooledCosine, TruncationWarning
+from verimap import MaxSim, PooledCosine, Ranking, TruncationWarning
 from verimap.inputs import has_visible_text
 
 FAST = settings(max_examples=40, deadline=None, derandomize=True, database=None,
@@ -69,7 +69,8 @@ def test_score_and_rank_on_odd_unicode(verifier, query, docs, dupe):
         return
     scores = verifier.score(query, docs)
     finite_probabilities(scores, len(docs))
-    kept, rejected = verifier.rank(query, docs, threshold=0.5, return_rejected=True)
+    ranking = verifier.rank(query, docs, threshold=0.5)
+    kept, rejected = ranking.kept, ranking.rejected
     assert docs == before  # the caller's list is untouched
     assert sorted(r.index for r in kept + rejected) == list(range(len(docs)))  # every document exactly once
     for r in kept + rejected:
@@ -95,7 +96,8 @@ def test_rank_parameters_are_checked_or_honoured(verifier, top_k, threshold, mod
         with pytest.raises(ValueError, match=name):
             verifier.rank(QUERY, DOCS, top_k=top_k, threshold=threshold, mode=mode)
         return
-    kept, rejected = verifier.rank(QUERY, DOCS, top_k=top_k, threshold=threshold, mode=mode, return_rejected=True)
+    ranking = verifier.rank(QUERY, DOCS, top_k=top_k, threshold=threshold, mode=mode)
+    kept, rejected = ranking.kept, ranking.rejected
     t = verifier.threshold if threshold is None else threshold
     accepted = [r for r in kept + rejected if r.accepted]
     assert all(r.accepted == (r.verifier_score >= t) for r in kept + rejected)
@@ -180,13 +182,13 @@ def test_numpy_prior_scores_and_thresholds_are_accepted(verifier):
 # -- documented pass-throughs --------------------------------------------------------------------------------------
 def test_empty_list_and_empty_documents(verifier):
     assert verifier.score(QUERY, []) == []
-    assert verifier.rank(QUERY, []) == []
-    assert verifier.rank(QUERY, [], return_rejected=True) == ([], [])
+    assert list(verifier.rank(QUERY, [])) == []
+    assert verifier.rank(QUERY, []) == Ranking([], [], 0)
     assert verifier.score_pairs([]) == []
     # Blank or invisible-only *documents* have no tokens: they score 0.0 and are rejected by any positive threshold.
     blank = ["", "   ", "\u200b\u200d", "\x00"]
     assert verifier.score(QUERY, blank) == [0.0] * 4
-    assert verifier.rank(QUERY, blank, threshold=0.01) == []
+    assert list(verifier.rank(QUERY, blank, threshold=0.01)) == []
     assert verifier.explain(QUERY, "").doc_tokens == []
 
 

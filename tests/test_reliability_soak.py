@@ -34,8 +34,7 @@ def test_ten_thousand_rerank_calls_with_bounded_memory(verifier):
     def call(i: int):
         mode = ("rerank", "filter", "fuse")[i % 3]
         prior = [0.9, 0.8, 0.5, 0.4, 0.1] if i % 6 == 2 else None
-        return verifier.rank(QUERIES[i % len(QUERIES)], DOCS, top_k=3, mode=mode, prior_scores=prior,
-                             return_rejected=True)
+        return verifier.rank(QUERIES[i % len(QUERIES)], DOCS, top_k=3, mode=mode, prior_scores=prior)
 
     reference = [call(i) for i in range(2 * len(QUERIES) * 3)]
     for i in range(WARM_UP):

@@ -130,7 +130,7 @@ def test_end_to_end_lora_trains_and_its_encoder_id_names_the_adapter(tmp_path, s
     # Token vectors are cached by encoder id, so another adapter's weights must give another id.
     from safetensors.torch import load_file
 
-    from verimap.adapter import PREFIX
+    from verimap.lora import PREFIX
 
     state = {k: v for k, v in load_file(str(out)).items() if k.startswith(PREFIX)}
     other = encoder.with_adapter(card["adapter"], {k: t + 0.01 for k, t in state.items()})

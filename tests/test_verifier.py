@@ -5,7 +5,7 @@ import asyncio
 import numpy as np
 import pytest
 
-from verimap import Verifier
+from verimap import Ranking, Verifier
 
 # Written by hand for this test (not produced by the training rules): (query, true match, near-miss).
 TEXTBOOK = [
@@ -59,12 +59,13 @@ def test_textbook_near_misses_are_rejected(verifier, query, match, near_miss):
 
 def test_rank_returns_index_score_and_flags(verifier):
     q, match, miss = TEXTBOOK[0]
-    kept, rejected = verifier.rank(q, [miss, match], return_rejected=True)
-    assert kept[0].index == 1 and kept[0].accepted
-    assert {r.index for r in kept} | {r.index for r in rejected} == {0, 1}
+    ranking = verifier.rank(q, [miss, match])
+    assert isinstance(ranking, Ranking)
+    assert ranking[0].index == 1 and ranking[0].accepted
+    assert {r.index for r in ranking.kept} | {r.index for r in ranking.rejected} == {0, 1}
     assert verifier.rank(q, [miss, match], threshold=0.0)[0].index == 1
     assert len(verifier.rank(q, [miss, match], top_k=1, threshold=0.0)) == 1
-    assert verifier.rank(q, []) == []
+    assert list(verifier.rank(q, [])) == []
 
 
 def test_fuse_mode_uses_prior_or_maxsim(verifier):

@@ -31,16 +31,19 @@ a text was cached.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sqlite3
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import torch
+
+from verimap.errors import TokenFileError
 
 FORMATS = ("int8", "fp16", "fp32")
 POOLED_FORMAT = {"int8": "fp16", "fp16": "fp16", "fp32": "fp32"}  # the pooled vector's format per cache format
@@ -130,7 +133,9 @@ class TokenCache:
         return list(self._disks)
 
     def attach(self, path: str | Path) -> Path:
-        """Read through the SQLite file at ``path`` too (created if missing); returns its resolved path."""
+        """Read through the SQLite file at ``path`` too (created if missing); returns its resolved path.
+
+        A file that is not a token cache raises :class:`~verimap.errors.TokenFileError`."""
         path = Path(path).resolve()
         with self._lock:
             if path in self._disks:
@@ -147,7 +152,7 @@ class TokenCache:
             )
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise ValueError(f"{path} is not a verimap token cache ({exc})") from exc
+            raise TokenFileError(f"{path} is not a verimap token cache ({exc})") from exc
         with self._lock:
             if path in self._disks:  # attached by another thread meanwhile
                 conn.close()
@@ -250,3 +255,51 @@ class TokenCache:
                 out[key] = Entry(np.frombuffer(vec, DTYPES[fmt]).reshape(n, dim),
                                  np.frombuffer(pooled, DTYPES[POOLED_FORMAT[fmt]]), bool(truncated))
         return out
+
+
+# -- token files, as the adapters take them ----------------------------------------------------------------------
+logger = logging.getLogger("verimap")
+
+
+def check_token_file(value: Any) -> str | None:
+    """A ``token_file`` setting as stored and serialised: ``None``, or a non-empty path string (an ``os.PathLike``
+    or ``bytes`` path becomes its string). Anything else raises ``TypeError``; an empty string,
+    :class:`~verimap.errors.TokenFileError`."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        value = os.fsdecode(value)
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str):
+        raise TypeError(f"token_file must be a path string or None, got {type(value).__name__}")
+    if not value.strip():
+        raise TokenFileError("token_file must be a non-empty path (or None for no token file)")
+    return value
+
+
+def attach_token_file(cache: TokenCache | None, token_file: str | os.PathLike | None, owner: str) -> Path | None:
+    """Make ``cache`` (an encoder's) read through ``token_file`` too; returns the file's resolved path, or ``None``
+    when nothing was attached. The one way every adapter opens a token file (docs/token-files.md).
+
+    - No ``token_file``: nothing happens.
+    - No cache (``$VERIMAP_TOKEN_CACHE_MB=0``): the file is ignored, with one warning on the ``verimap`` logger
+      naming ``owner``.
+    - A path that is not a token file (a text file, a directory, an unwritable place): a
+      :class:`~verimap.errors.TokenFileError` naming ``owner`` and the path.
+
+    Attaching is process-wide (every user of the encoder reads through the file afterwards) and attaching an
+    attached file again is a no-op.
+    """
+    if token_file is None:
+        return None
+    if cache is None:
+        logger.warning("%s: token_file %r is ignored: the encoder has no token cache ($%s=0), so token vectors are "
+                       "computed every time and nothing is read from or written to the file",
+                       owner, os.fspath(token_file), BUDGET_ENV)
+        return None
+    try:
+        return cache.attach(token_file)
+    except (TokenFileError, sqlite3.Error, OSError) as exc:
+        raise TokenFileError(f"{owner}: token_file {os.fspath(token_file)!r} cannot be used as a verimap token "
+                             f"file: {exc}") from exc

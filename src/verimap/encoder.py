@@ -18,21 +18,26 @@ import warnings
 from pathlib import Path
 from typing import Callable, Sequence
 
-# Never reach a model hub: the bundled encoder is on disk, and so is any path a user passes.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+import torch
 
-import torch  # noqa: E402
-
-from verimap.cache import TokenCache, cache_key, decompress, default_cache  # noqa: E402
-from verimap.inputs import check_texts  # noqa: E402
+from verimap.cache import TokenCache, cache_key, decompress, default_cache
+from verimap.inputs import check_texts
 
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 PAD_TO = 16  # texts are padded to a multiple of this many ids (see TokenEncoder.encode)
 
 
 class TruncationWarning(UserWarning):
-    """Some inputs were longer than the encoder's max length and were cut."""
+    """Some inputs were longer than the encoder's max length and were cut.
+
+    :param count: how many texts of the call were cut.
+    :param max_length: the encoder's max length in tokens.
+    """
+
+    def __init__(self, message: str, count: int = 0, max_length: int = 0) -> None:
+        super().__init__(message)
+        self.count = count
+        self.max_length = max_length
 
 
 class Encoded:
@@ -213,9 +218,12 @@ class TokenEncoder:
         cut = sum(r.truncated for r in results)  # type: ignore[union-attr]
         if cut and warn:
             warnings.warn(
-                f"{cut} of {len(texts)} text(s) exceeded {self.max_length} tokens and were truncated "
-                f"(raise max_length up to {self.model.config.max_position_embeddings}, or split long documents)",
-                TruncationWarning,
+                TruncationWarning(
+                    f"{cut} of {len(texts)} text(s) exceeded {self.max_length} tokens and were truncated "
+                    f"(raise max_length up to {self.model.config.max_position_embeddings}, or split long documents)",
+                    cut,
+                    self.max_length,
+                ),
                 stacklevel=3,  # past the inference_mode wrapper, to the caller
             )
         return results  # type: ignore[return-value]
@@ -240,7 +248,7 @@ class TokenEncoder:
         the adapter into the copy's weights (inference: no extra cost per token; no longer trainable)."""
         import copy
 
-        from verimap.adapter import DEFAULT_TARGETS, add_lora, load_lora_state, merge_lora
+        from verimap.lora import DEFAULT_TARGETS, add_lora, load_lora_state, merge_lora
 
         clone = copy.copy(self)
         clone.model = add_lora(self.model, int(adapter["rank"]), float(adapter["alpha"]),

@@ -22,7 +22,7 @@ import torch
 from verimap import weights as weights_io
 from verimap.encoder import Encoded, TokenEncoder
 from verimap.inputs import check_query, check_texts
-from verimap.policy import RankResult, apply_policy
+from verimap.policy import DEFAULT_MODE, Mode, Ranking, apply_policy, verdict
 from verimap.scorers import Scorer, maxsim
 from verimap.simmap import cosine_map, similarity_maps, windows
 
@@ -48,7 +48,7 @@ class Explanation:
         return [t for t, (_, s) in zip(self.query_tokens, self.best_match) if s < below]
 
     def to_text(self) -> str:
-        lines = [f"score {self.score:.3f} → {'ACCEPT' if self.accepted else 'REJECT'} (threshold {self.threshold:.2f})"]
+        lines = [f"score {self.score:.3f} → {'ACCEPT' if self.accepted else 'REJECT'} (threshold {self.threshold:.4g})"]
         for tok, (j, s) in zip(self.query_tokens, self.best_match):
             target = self.doc_tokens[j] if j >= 0 else "∅"
             lines.append(f"  {tok:>15} → {target:<15} {s:+.2f}{'   (no good match)' if s < 0.5 else ''}")
@@ -146,26 +146,20 @@ class Verifier(Scorer):
         top_k: int | None = None,
         threshold: float | None = None,
         *,
-        mode: str = "fuse",
+        mode: Mode = DEFAULT_MODE,
         prior_scores: Sequence[float] | None = None,
-        return_rejected: bool = False,
-    ) -> list[RankResult] | tuple[list[RankResult], list[RankResult]]:
-        """Verify ``documents`` against ``query`` and order them.
+    ) -> Ranking:
+        """Verify ``documents`` against ``query`` and order them by the policy (:mod:`verimap.policy`).
 
         :param top_k: keep at most this many documents (applied after the threshold).
-        :param threshold: accept threshold. ``None``: in ``rerank``/``filter`` mode this verifier's (the card's
-            default unless overridden), and in ``fuse`` mode no document is dropped (each result's ``accepted``
-            still gives its verdict at this verifier's threshold); a number drops documents under it in every mode.
-        :param mode: ``fuse`` (default) | ``rerank`` | ``filter`` (see :func:`verimap.policy.apply_policy`).
-            ``fuse`` orders by ``fuse_weight * verifier + (1 - fuse_weight) * prior``, the prior being MaxSim
-            (topical evidence from the same token vectors) unless ``prior_scores`` are given (e.g. the retriever's).
-            It is the default because it is the policy that did not rank worse than MaxSim on SciFact (nDCG@10 on
-            150 held-out queries: 0.738 vs MaxSim 0.731, weight chosen on 150 others; docs/benchmarks.md), while
-            sending the shipped model's rejections last lowered it to 0.710 (dropping them can only lower it
-            further); ``rerank`` drops rejections and orders by the verdict alone.
-        :param return_rejected: also return the documents set aside under the threshold.
-        :returns: the kept results (each with ``index``, ``score``, ``verifier_score``, ``accepted``), or
-            ``(kept, rejected)`` when ``return_rejected``.
+        :param threshold: a threshold for this call: documents under it are set aside, in every mode. ``None``:
+            this verifier's threshold gives the verdicts, and drops only in ``rerank`` / ``filter`` mode.
+        :param mode: ``fuse`` (default) | ``rerank`` | ``filter``. ``fuse`` orders by
+            ``fuse_weight * verifier + (1 - fuse_weight) * prior`` (``fuse_weight`` from the weights card), the
+            prior being MaxSim over the same token vectors unless ``prior_scores`` are given (e.g. the retriever's,
+            see :func:`verimap.policy.prior_from_incoming`). Why it is the default: docs/benchmarks.md.
+        :returns: a :class:`~verimap.policy.Ranking`: iterate it for the kept results (``index``, ``score``,
+            ``verifier_score``, ``accepted``); ``.rejected`` holds the ones set aside.
         """
         query = check_query(query)
         documents = check_texts(documents, "documents")
@@ -174,19 +168,18 @@ class Verifier(Scorer):
         scores = self._score_encoded(pairs)
         if mode == "fuse" and prior_scores is None:
             prior_scores = [maxsim(q.vectors, d.vectors) for q, d in pairs]
-        kept, rejected = apply_policy(
+        return apply_policy(
             scores,
             mode=mode,
-            threshold=self.threshold if threshold is None else threshold,
+            threshold=threshold,
+            default_threshold=self.threshold,
             top_k=top_k,
             prior_scores=prior_scores,
             fuse_weight=self.card.fuse_weight,
-            drop_rejected=not (mode == "fuse" and threshold is None),
         )
-        return (kept, rejected) if return_rejected else kept
 
     async def rank_async(self, query: str, documents: Sequence[str], top_k: int | None = None,
-                         threshold: float | None = None, **kwargs):
+                         threshold: float | None = None, **kwargs) -> Ranking:
         """:meth:`rank` in a worker thread, so an event loop keeps serving while torch computes."""
         return await asyncio.to_thread(self.rank, query, documents, top_k, threshold, **kwargs)
 
@@ -203,4 +196,4 @@ class Verifier(Scorer):
         score = self._score_encoded([(q, d)])[0]
         sim = cosine_map(q.vectors, d.vectors).numpy() if len(d.tokens) else np.zeros((len(q.tokens), 0), np.float32)
         best = [(int(r.argmax()), float(r.max())) if r.size else (-1, 0.0) for r in sim]
-        return Explanation(q.tokens, d.tokens, sim, best, score, score >= self.threshold, self.threshold)
+        return Explanation(q.tokens, d.tokens, sim, best, score, verdict(score, self.threshold), self.threshold)

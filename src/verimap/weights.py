@@ -9,20 +9,19 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from verimap.errors import WeightsError
 from verimap.network import MapTransformer, NetworkConfig
+
+__all__ = ["SHIPPED", "Card", "WeightsError", "card_path", "load", "save", "sha256_of"]
 
 FORMAT = "verimap-verifier/1"
 SHIPPED = Path(__file__).resolve().parent / "weights" / "verifier.safetensors"
-
-
-class WeightsError(ValueError):
-    """A weights file or its card is missing, damaged or made for another encoder / geometry."""
 
 
 @dataclass
@@ -135,7 +134,8 @@ def sha256_of(path: Path) -> str:
 def save(network: MapTransformer, card: Card, path: str | Path,
          adapter_state: dict[str, torch.Tensor] | None = None) -> Path:
     """Write ``path`` (safetensors: network tensors, plus ``encoder_lora.*`` adapter tensors if any) and its
-    card beside it (same name, ``.json``)."""
+    card beside it (same name, ``.json``). The card written is a copy of ``card`` with the network's geometry and
+    the file's sha256 filled in; ``card`` itself is left as it was."""
     from safetensors.torch import save_file
 
     path = Path(path)
@@ -143,9 +143,8 @@ def save(network: MapTransformer, card: Card, path: str | Path,
     state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
     state.update({k: v.detach().cpu().contiguous() for k, v in (adapter_state or {}).items()})
     save_file(state, str(path), metadata={"format": FORMAT})
-    card.network = network.config
-    card.sha256 = sha256_of(path)
-    card_path(path).write_text(json.dumps(card.to_dict(), indent=2) + "\n")
+    written = replace(card, network=network.config, sha256=sha256_of(path))
+    card_path(path).write_text(json.dumps(written.to_dict(), indent=2) + "\n")
     return path
 
 
@@ -179,7 +178,7 @@ def load(path: str | Path | None = None, *, encoder_id: str | None = None
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from exc
-    from verimap.adapter import PREFIX
+    from verimap.lora import PREFIX
 
     adapter_state = {k: v for k, v in state.items() if k.startswith(PREFIX)}
     state = {k: v for k, v in state.items() if not k.startswith(PREFIX)}

@@ -26,6 +26,7 @@ import torch
 
 from verimap.cache import FORMATS, POOLED_FORMAT, TokenCache, compress, decompress
 from verimap.encoder import Encoded, TokenEncoder
+from verimap.evaluation.metrics import roc_auc
 from verimap.scorers import MaxSim, PooledCosine, maxsim
 from verimap.verifier import Verifier
 
@@ -63,7 +64,7 @@ def bench_texts(data_dir: Path | None, n_docs: int, n_queries: int, encoder: Tok
                         break
         queries = [r["text"] for r in read_jsonl(data_dir / "scifact" / "queries.jsonl")]
     else:  # no shared data: pairs of demo passages, and demo queries made distinct so none is ever cached
-        from verimap.commands.demo import demo_data
+        from verimap.demo import demo_data
 
         corpus, demo_queries = demo_data()
         texts = [p["text"] for p in corpus]
@@ -109,13 +110,13 @@ class CrossEncoderShape:
         return out
 
 
-def bench_speed(data_dir: Path | None, sizes: tuple[int, ...] = SIZES, repeats: int = 7,
-                index_docs: int = 500, weights: str | None = None, log: Callable[[str], None] = print) -> SpeedReport:
-    encoder = TokenEncoder(cache=TokenCache())
-    verifier = Verifier(weights, encoder=encoder)
+def bench_speed(encoder: TokenEncoder, verifier: Verifier, data_dir: Path | None, sizes: tuple[int, ...] = SIZES,
+                repeats: int = 7, index_docs: int = 500, log: Callable[[str], None] = print) -> SpeedReport:
+    """Time everything on ``encoder`` (the stock one, with its own token cache) and ``verifier`` (built on it)."""
     # With an adapter the verifier reads a tuned copy of the encoder; its cache is the one to clear and fill.
     cache = verifier.encoder.cache
-    assert cache is not None
+    if cache is None:
+        raise ValueError("bench_speed needs an encoder with a token cache (cold vs warm is what it measures)")
     # Queries needed: per size, the cross-encoder plus 3 scorers cold and warm, `repeats` each, one for the network
     # share; two for the warm-up.
     docs, queries = bench_texts(data_dir, max(sizes) + index_docs, len(sizes) * (7 * repeats + 1) + 2, encoder)
@@ -232,15 +233,12 @@ def as_stored(e: Encoded, fmt: str) -> Encoded:
                    decompress(compress(e.pooled, POOLED_FORMAT[fmt])[None])[0], e.truncated)
 
 
-def bench_cache(data_dir: Path, n_pairs: int = 1000, weights: str | None = None,
+def bench_cache(verifier: Verifier, data_dir: Path, n_pairs: int = 1000,
                 log: Callable[[str], None] = print) -> dict[str, dict[str, float]]:
     """Per format: mean/max absolute change of verifier, MaxSim and pooled-cosine scores against fp32, and the
-    verifier's PAWS dev ROC-AUC."""
+    verifier's PAWS dev ROC-AUC. ``verifier`` should read an encoder without a token cache (exact fp32 vectors)."""
     from verimap.evaluation.suite import dev_rows
-    from verimap.training.trainer import roc_auc
 
-    encoder = TokenEncoder(cache=False)
-    verifier = Verifier(weights, encoder=encoder)
     rows = dev_rows(data_dir, "paws_dev")[: n_pairs // 2] + dev_rows(data_dir, "mrpc_train")[: n_pairs // 2]
     labels = [r.label for r in rows]
     paws = [i for i, r in enumerate(rows) if r.source.startswith("paws")]

@@ -14,9 +14,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from verimap.evaluation.metrics import roc_auc
 from verimap.training.data import Example, load_source, minimal_contrast, split_of
 from verimap.training.rules import case_and_stop_edit
-from verimap.training.trainer import roc_auc
 
 PairScorer = Callable[[Sequence[tuple[str, str]]], list[float]]
 

@@ -29,6 +29,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 from verimap.encoder import TokenEncoder
+from verimap.evaluation.metrics import roc_auc
 from verimap.network import MapTransformer, NetworkConfig
 from verimap.simmap import similarity_maps
 from verimap.training.data import Example, build, default_data_dir, read_user_pairs, split_of
@@ -146,27 +147,6 @@ def logits_of(net: MapTransformer, cache: VectorCache, rows: Sequence[Example], 
         maps, mask = batch_maps(cache, rows[s : s + batch_size], size, None)
         out.append(net(maps.to(device), mask.to(device)).float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros(0)
-
-
-def roc_auc(labels: Sequence[int], scores: Sequence[float]) -> float:
-    """Mann-Whitney ROC-AUC (ties count half); NaN when one class is missing."""
-    y = np.asarray(labels)
-    s = np.asarray(scores, dtype=np.float64)
-    pos, neg = s[y == 1], s[y == 0]
-    if not len(pos) or not len(neg):
-        return float("nan")
-    order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
-    ranks = np.empty(len(order))
-    allv = np.concatenate([pos, neg])[order]
-    # average ranks for ties
-    i = 0
-    while i < len(allv):
-        j = i
-        while j + 1 < len(allv) and allv[j + 1] == allv[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
 def fit_platt(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
@@ -291,7 +271,7 @@ def train(
         tuned = encoder.with_adapter(adapter, adapter_state)
         best["end_to_end"] = _fit_end_to_end(config, net, tuned, train_rows, dev_rows, dev_labels, pos_weight, rng,
                                              log, t0)
-        from verimap.adapter import lora_state
+        from verimap.lora import lora_state
 
         adapter_state = {k: v.cpu() for k, v in lora_state(tuned.model).items()}
         dev_cache = VectorCache(tuned, None)
