@@ -8,7 +8,7 @@ pytest.importorskip("chromadb")
 
 from verimap import PooledCosine  # noqa: E402
 from verimap.cli import main  # noqa: E402
-from verimap.commands.demo import demo_data  # noqa: E402
+from verimap.demo import demo_data  # noqa: E402
 
 
 CORPUS, QUERIES = demo_data()

@@ -24,6 +24,10 @@ def run(capsys, *argv):
     return rc, out, err
 
 
+def notes(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("verimap: note:")]
+
+
 def one_error_line(err: str, needle: str) -> None:
     lines = [x for x in err.splitlines() if x.strip()]
     assert lines and lines[-1].startswith("verimap: error: ") and needle in lines[-1], err
@@ -86,14 +90,17 @@ def test_score_pairs_scores_odd_unicode_empty_and_huge_lines_in_order(capsys, tm
     src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        rc, out, err = run(capsys, "score-pairs", "--input", src, "--quiet")
+        rc, out, err = run(capsys, "score-pairs", "--input", src, "--batch-size", "2")
     assert rc == 0, err
     got = [json.loads(line) for line in out.splitlines()]
     assert [{k: v for k, v in g.items() if k != "score"} for g in got] == rows  # order and fields kept
     assert all(math.isfinite(g["score"]) and 0.0 <= g["score"] <= 1.0 for g in got)
     assert got[len(ODD)]["score"] == 0.0  # empty texts: documented pass-through, score 0
     assert got[-2]["score"] == pytest.approx(got[0]["score"], abs=1e-6)  # a repeated pair, the same score
-    assert len([w for w in caught if issubclass(w.category, TruncationWarning)]) == 1
+    # The huge text, met in two batches: one note for the command, not a warning per batch.
+    assert not [w for w in caught if issubclass(w.category, TruncationWarning)]
+    assert notes(err) == ["verimap: note: 2 text(s) were longer than the encoder's 256 tokens and were cut; the "
+                          "encoder reads the start of each text: split longer texts to score all of them"]
 
 
 def test_score_pairs_names_the_line_with_a_lone_surrogate_escape(capsys, tmp_path):
@@ -105,9 +112,10 @@ def test_score_pairs_names_the_line_with_a_lone_surrogate_escape(capsys, tmp_pat
 
 
 def test_verify_scores_a_100k_character_candidate(capsys):
-    with pytest.warns(TruncationWarning, match="1 of 2 text"):
-        rc, out, err = run(capsys, "verify", QUERY, HUGE, "--json")
+    rc, out, err = run(capsys, "verify", QUERY, HUGE, "--json")
     assert rc == 0, err
+    assert [n.split(";")[0] for n in notes(err)] == [
+        "verimap: note: 1 text(s) were longer than the encoder's 256 tokens and were cut"]
     (result,) = json.loads(out)["results"]
     assert 0.0 <= result["score"] <= 1.0
 
@@ -138,3 +146,25 @@ def test_index_names_the_line_with_a_lone_surrogate_escape(capsys, tmp_path):
         rc, out, err = run(capsys, "index", good, bad, "--store", tmp_path / f"idx-{name}", "--quiet")
         assert rc == 1, err  # the bad file is skipped and named, the good one is indexed
         assert f"skipped {bad}: line 2" in err and "Traceback" not in err
+
+
+def test_long_documents_give_one_truncation_note_per_command_naming_the_flag(capsys, tmp_path):
+    """Indexing 3 long JSONL records in 3 batches used to print a TruncationWarning (with its source line) per batch,
+    and every later search did the same, even with --quiet: now one note per command, with the count and the flag."""
+    src = tmp_path / "long.jsonl"
+    src.write_text("".join(json.dumps({"id": f"long{i}", "text": f"Record {i}. " + HUGE[:20_000]}) + "\n"
+                           for i in range(3)), encoding="utf-8")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rc, out, err = run(capsys, "index", src, "--store", tmp_path / "idx", "--batch-size", "1")
+        assert rc == 0, err
+        (note,) = notes(err)
+        assert note.startswith("verimap: note: 3 text(s) were longer than the encoder's 256 tokens") and "--max-words" in note
+        rc, out, err = run(capsys, "search", QUERY, "--store", tmp_path / "idx", "--json")
+        assert rc == 0, err
+        (note,) = notes(err)
+        assert "3 text(s)" in note and "re-index them with a smaller --max-words" in note
+        rc, out, err = run(capsys, "index", src, "--store", tmp_path / "idx", "--batch-size", "1", "--quiet")
+        assert rc == 0 and notes(err) == []  # --quiet: no progress bar and no note
+    assert not [w for w in caught if issubclass(w.category, TruncationWarning)]
+    assert "Traceback" not in err and "warnings.warn" not in err

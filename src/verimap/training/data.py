@@ -41,8 +41,11 @@ class Example:
 
 
 def default_data_dir() -> Path:
-    """``../shared/data`` beside the checkout (where the team keeps it)."""
-    return Path(__file__).resolve().parents[3].parent / "shared" / "data"
+    """The data folder when none is passed: ``$VERIMAP_DATA_DIR`` (:func:`verimap.config.data_dir`; a
+    :class:`~verimap.errors.ConfigError` saying how to give one otherwise)."""
+    from verimap.config import data_dir
+
+    return data_dir()  # type: ignore[return-value]  # required: never None
 
 
 def read_jsonl(path: Path) -> Iterator[dict]:

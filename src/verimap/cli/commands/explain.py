@@ -12,9 +12,17 @@ import json
 import textwrap
 from pathlib import Path
 
-from verimap.cli import CLIError
-from verimap.config import add_config_argument, add_model_arguments, help_text, make_verifier, resolve
-from verimap.inputs import check_query, check_unicode
+from verimap.cli.options import (
+    add_config_argument,
+    add_model_arguments,
+    help_text,
+    make_verifier,
+    resolve,
+    text_argument,
+)
+from verimap.errors import CLIError
+
+TRUNCATION_HINT = "the encoder reads the start of each text: split a longer candidate to explain all of it"
 
 
 def heatmap(explanation, query: str, candidate: str, path: str | Path, *, dpi: int = 150) -> Path:
@@ -23,7 +31,7 @@ def heatmap(explanation, query: str, candidate: str, path: str | Path, *, dpi: i
         from matplotlib.figure import Figure
         from matplotlib.patches import Rectangle
     except ImportError as exc:
-        raise CLIError("--png needs matplotlib: pip install matplotlib (or 'verimap[train]')") from exc
+        raise CLIError("--png needs matplotlib: pip install 'verimap[cli]' (or pip install matplotlib)") from exc
 
     ex = explanation
     m, n = ex.map.shape
@@ -55,7 +63,7 @@ def heatmap(explanation, query: str, candidate: str, path: str | Path, *, dpi: i
     verdict = "ACCEPT" if ex.accepted else "REJECT"
     wrap = lambda s: textwrap.shorten(s, 90, placeholder="…")  # noqa: E731
     ax.set_title(f"Q: {wrap(query)}\nC: {wrap(candidate)}\n"
-                 f"verimap score {ex.score:.3f} → {verdict} (threshold {ex.threshold:.2f})", fontsize=10)
+                 f"verimap score {ex.score:.3f} → {verdict} (threshold {ex.threshold:.4g})", fontsize=10)
     path = Path(path)
     try:
         fig.savefig(path, dpi=dpi, format="png")
@@ -65,15 +73,8 @@ def heatmap(explanation, query: str, candidate: str, path: str | Path, *, dpi: i
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    if not args.query.strip():
-        raise CLIError("the query is empty")
-    if not args.candidate.strip():
-        raise CLIError("the candidate is empty")
-    try:
-        check_query(args.query)  # invisible-only text, or undecodable bytes from argv (lone surrogates)
-        check_unicode(args.candidate, "the candidate")
-    except ValueError as exc:
-        raise CLIError(str(exc)) from None
+    text_argument(args.query, "the query", query=True)
+    text_argument(args.candidate, "the candidate")
     if args.png and not Path(args.png).resolve().parent.is_dir():
         raise CLIError(f"cannot write {args.png}: directory does not exist")
     cfg = resolve(args)
@@ -108,4 +109,4 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print JSON (tokens, best matches, full map)")
     add_config_argument(p)
     add_model_arguments(p)
-    p.set_defaults(func=cmd_explain)
+    p.set_defaults(func=cmd_explain, truncation_hint=TRUNCATION_HINT)

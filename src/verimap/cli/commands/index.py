@@ -5,10 +5,11 @@ Inputs (a directory is walked recursively for these):
 - ``.txt`` / ``.md``: split by :mod:`verimap.splitter` (blank-line paragraphs; long ones cut at sentence ends);
   each passage's id is the sha256 of its text, its metadata ``{"source", "passage"}``.
 - ``.jsonl`` (or ``.jsonl.gz``): one ``{"id", "text", "meta"}`` object per line (``id`` and ``meta`` optional),
-  or BEIR ``corpus.jsonl`` rows ``{"_id", "title", "text"}`` (title and text joined).
+  or BEIR ``corpus.jsonl`` rows ``{"_id", "title", "text"}`` (title and text joined). A bad line is reported with
+  its line number and left out; the file's other lines are indexed.
 
-Re-indexing is idempotent: records are upserted by id. Exit status: 0 all indexed; 1 some files skipped (each
-named with the reason); 2 nothing indexable or a path that does not exist.
+Re-indexing is idempotent: records are upserted by id. Exit status: 0 all indexed; 1 some files or JSONL lines
+skipped (each named with the reason, the rest indexed); 2 nothing indexable or a path that does not exist.
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from verimap.cli import CLIError
-from verimap.config import (
+from verimap.cli.options import (
     add_config_argument,
     add_store_arguments,
     help_text,
@@ -29,9 +29,13 @@ from verimap.config import (
     open_store,
     resolve,
 )
+from verimap.errors import CLIError
 from verimap.inputs import check_unicode
 from verimap.splitter import MAX_WORDS, split_text
 from verimap.store import stable_id
+
+TRUNCATION_HINT = ("split them into shorter passages: a smaller --max-words for .txt/.md files; JSONL records are "
+                   "indexed whole, so split those before indexing")
 
 TEXT_SUFFIXES = (".txt", ".md")
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz")
@@ -90,58 +94,75 @@ def read_text_file(path: Path, max_words: int) -> list[Passage]:
     return [Passage(stable_id(p), p, {"source": str(path), "passage": i}) for i, p in enumerate(split_text(text, max_words))]
 
 
-def read_jsonl_file(path: Path) -> tuple[list[Passage], int]:
-    """Passages of a JSONL file and how many of its records had no text."""
+def jsonl_record(obj: object, path: Path) -> Passage | None:
+    """The passage of one JSONL record (``None`` when it has no text); a bad record raises :class:`Skip`."""
+    if not isinstance(obj, dict):
+        raise Skip("expected a JSON object")
+    text = obj.get("text")
+    title = obj.get("title") or ""
+    if not isinstance(text, str) or not isinstance(title, str):
+        raise Skip("'text' (and 'title', if present) must be strings")
+    ident = obj.get("id", obj.get("_id"))
+    if isinstance(ident, int) and not isinstance(ident, bool):
+        ident = str(ident)
+    if ident is not None and (not isinstance(ident, str) or not ident):
+        raise Skip("'id' must be a non-empty string")
+    meta = obj.get("meta")
+    if meta is not None and not isinstance(meta, dict):
+        raise Skip("'meta' must be an object")
+    body = " ".join(part for part in (title.strip(), text.strip()) if part)
+    try:  # JSON may escape lone surrogates ("\\ud800"): no store or tokenizer takes them
+        check_unicode(body, "'text' (with 'title')")
+        if ident is not None:
+            check_unicode(ident, "'id'")
+    except ValueError as exc:
+        raise Skip(str(exc)) from None
+    if not body:
+        return None
+    meta = dict(meta or {})
+    if title:
+        meta.setdefault("title", title)
+    meta.setdefault("source", str(path))
+    return Passage(ident or stable_id(body), body, meta)
+
+
+def read_jsonl_file(path: Path) -> tuple[list[Passage], int, list[tuple[int, str]]]:
+    """Passages of a JSONL file, how many of its records had no text, and its bad lines ``(number, why)``.
+
+    Each line stands alone: a bad one (not UTF-8, not JSON, a bad field) is reported and the others are read. A file
+    that cannot be read at all, or holds no record, raises :class:`Skip`."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     passages: list[Passage] = []
-    blank = 0
-    lines = 0
+    bad: list[tuple[int, str]] = []
+    blank = lines = 0
     try:
-        with opener(path, "rt", encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
+        with opener(path, "rb") as f:
+            for n, raw in enumerate(f, 1):
+                if not raw.strip():
                     continue
                 lines += 1
                 try:
-                    obj = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise Skip(f"line {n}: not valid JSON ({exc.msg})") from None
-                if not isinstance(obj, dict):
-                    raise Skip(f"line {n}: expected a JSON object")
-                text = obj.get("text")
-                title = obj.get("title") or ""
-                if not isinstance(text, str) or not isinstance(title, str):
-                    raise Skip(f"line {n}: 'text' (and 'title', if present) must be strings")
-                ident = obj.get("id", obj.get("_id"))
-                if isinstance(ident, int) and not isinstance(ident, bool):
-                    ident = str(ident)
-                if ident is not None and (not isinstance(ident, str) or not ident):
-                    raise Skip(f"line {n}: 'id' must be a non-empty string")
-                meta = obj.get("meta")
-                if meta is not None and not isinstance(meta, dict):
-                    raise Skip(f"line {n}: 'meta' must be an object")
-                body = " ".join(part for part in (title.strip(), text.strip()) if part)
-                try:  # JSON may escape lone surrogates ("\\ud800"): no store or tokenizer takes them
-                    check_unicode(body, "'text' (with 'title')")
-                    if ident is not None:
-                        check_unicode(ident, "'id'")
-                except ValueError as exc:
-                    raise Skip(f"line {n}: {exc}") from None
-                if not body:
-                    blank += 1
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    bad.append((n, "not UTF-8 text"))
                     continue
-                meta = dict(meta or {})
-                if title:
-                    meta.setdefault("title", title)
-                meta.setdefault("source", str(path))
-                passages.append(Passage(ident or stable_id(body), body, meta))
+                try:
+                    passage = jsonl_record(json.loads(line), path)
+                except json.JSONDecodeError as exc:
+                    bad.append((n, f"not valid JSON ({exc.msg})"))
+                    continue
+                except Skip as exc:
+                    bad.append((n, str(exc)))
+                    continue
+                if passage is None:
+                    blank += 1
+                else:
+                    passages.append(passage)
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise Skip(f"cannot read ({getattr(exc, 'strerror', None) or exc})") from None
-    except UnicodeDecodeError:
-        raise Skip("not UTF-8 text") from None
     if not lines:
         raise Skip("empty file")
-    return passages, blank
+    return passages, blank, bad
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -156,12 +177,16 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     passages: list[Passage] = []
     per_file: list[tuple[Path, int]] = []
+    bad_lines: list[tuple[Path, int, str]] = []
     blank_records = 0
     for path in files:
         try:
             if path.name.lower().endswith(JSONL_SUFFIXES):
-                got, blank = read_jsonl_file(path)
+                got, blank, bad = read_jsonl_file(path)
                 blank_records += blank
+                bad_lines += [(path, n, why) for n, why in bad]
+                if bad and not got:  # every record was bad: the lines are named below, the file needs no line of its own
+                    continue
             else:
                 got = read_text_file(path, args.max_words)
         except Skip as exc:
@@ -175,8 +200,10 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     for path, why in skipped:
         print(f"verimap: skipped {path}: {why}", file=sys.stderr)
+    for path, n, why in bad_lines:
+        print(f"verimap: skipped {path}: line {n}: {why}", file=sys.stderr)
     if not passages:
-        raise CLIError("nothing to index" + (f" ({len(skipped)} file(s) skipped, see above)" if skipped else
+        raise CLIError("nothing to index" + (" (see the skipped files and lines above)" if skipped or bad_lines else
                                              " (no .txt, .md, .jsonl or .jsonl.gz files found)"))
 
     encoder = make_encoder(cfg)
@@ -205,10 +232,11 @@ def cmd_index(args: argparse.Namespace) -> int:
         print(f"  {blank_records} JSONL record(s) without text were left out")
     if ignored:
         print(f"  {ignored} file(s) in directories ignored (not .txt, .md, .jsonl or .jsonl.gz)")
+    if bad_lines:
+        print(f"  {len(bad_lines)} JSONL line(s) skipped (see messages above)")
     if skipped:
         print(f"  {len(skipped)} file(s) skipped (see messages above)")
-        return 1
-    return 0
+    return 1 if skipped or bad_lines else 0
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -226,5 +254,5 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-words", type=int, default=MAX_WORDS, help=f"longest passage in words (default {MAX_WORDS})")
     p.add_argument("--batch-size", type=int, default=128, help="passages embedded and upserted per step")
     p.add_argument("--reset", action="store_true", help="empty the collection before indexing")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_index)
+    p.add_argument("--quiet", action="store_true", help="no progress bar, no notes")
+    p.set_defaults(func=cmd_index, truncation_hint=TRUNCATION_HINT)

@@ -1,8 +1,10 @@
 """``verimap bench speed|cache``: latency against a cross-encoder-shaped forward, and what the token cache costs.
 
 ``speed``: cross-encoder-shaped forward, pooled cosine, MaxSim and the verifier, cold and warm, for 10/50/100
-candidates, plus the verifier network's share, indexing throughput, bytes per cached passage and peak memory.
+candidates, plus the verifier network's share, indexing throughput, bytes per cached passage and peak memory
+(on SciFact sentences from the data folder, or on demo passages without one).
 ``cache``: each storage format's effect on verifier, MaxSim and pooled-cosine scores of dev pairs.
+The data folder is ``--data``, else ``data`` in verimap.toml, else ``$VERIMAP_DATA_DIR``.
 With ``--write docs/benchmarks.md`` the table replaces its block there (``--png`` also saves the speed plot).
 """
 
@@ -11,37 +13,40 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from verimap.cli import CLIError
-from verimap.config import help_text
-
-
-def _data(args: argparse.Namespace, required: bool) -> Path | None:
-    from verimap.training.data import default_data_dir
-
-    data = Path(args.data) if args.data else default_data_dir()
-    if not data.is_dir():
-        if required:
-            raise CLIError(f"data folder not found: {data}")
-        print(f"(no data folder at {data}: timing on demo passages instead)")
-        return None
-    return data
+from verimap.cli.options import (
+    add_config_argument,
+    add_data_argument,
+    data_folder,
+    help_text,
+    make_encoder,
+    make_verifier,
+    resolve,
+    write_block,
+)
+from verimap.errors import CLIError
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     import torch
 
-    from verimap.commands.common import write_block
+    from verimap.cache import TokenCache
     from verimap.evaluation import bench
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    cfg = resolve(args)
     if args.what == "speed":
         sizes = tuple(args.candidates)
         if not sizes or min(sizes) < 1:
             raise CLIError("--candidates must be positive integers")
         if args.repeats < 1:
             raise CLIError("--repeats must be at least 1")
-        report = bench.bench_speed(_data(args, required=False), sizes, args.repeats, args.index_docs, args.weights)
+        data = data_folder(args, cfg, required=False)
+        if data is None:
+            print("(no data folder given: timing on demo passages instead)")
+        # A fresh token cache: "cold" and "warm" must mean what the bench says, whatever ran before in the process.
+        encoder = make_encoder(cfg, cache=TokenCache())
+        report = bench.bench_speed(encoder, make_verifier(cfg, encoder), data, sizes, args.repeats, args.index_docs)
         md = bench.speed_markdown(report)
         if args.png:
             bench.speed_plot(report, Path(args.png))
@@ -49,8 +54,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     else:
         if args.pairs < 2:
             raise CLIError("--pairs must be at least 2")
-        table = bench.bench_cache(_data(args, required=True), args.pairs, args.weights)  # type: ignore[arg-type]
-        md = bench.cache_markdown(table, args.pairs)
+        data = data_folder(args, cfg)
+        verifier = make_verifier(cfg, make_encoder(cfg, cache=False))
+        md = bench.cache_markdown(bench.bench_cache(verifier, data, args.pairs), args.pairs)
     print(md)
     if args.write:
         write_block(Path(args.write), f"bench-{args.what}", md)
@@ -62,7 +68,7 @@ def add(sub: argparse._SubParsersAction) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("what", choices=("speed", "cache"))
     p.add_argument("--weights", help="verifier weights (default: shipped)")
-    p.add_argument("--data", help="shared data folder (default: ../shared/data beside the checkout)")
+    add_data_argument(p)
     p.add_argument("--candidates", type=int, nargs="+", default=[10, 50, 100], help="candidates per request")
     p.add_argument("--repeats", type=int, default=7, help="timed calls per measurement (median reported)")
     p.add_argument("--index-docs", type=int, default=500, help="passages for the indexing measurement")
@@ -70,4 +76,5 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     p.add_argument("--write", help="replace this benchmark's block in a markdown file (e.g. docs/benchmarks.md)")
     p.add_argument("--png", help="`speed`: also save the latency plot here (e.g. docs/bench-speed.png)")
+    add_config_argument(p)
     p.set_defaults(func=cmd_bench)

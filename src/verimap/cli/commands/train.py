@@ -16,7 +16,8 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from verimap.cli import CLIError
+from verimap.cli.options import add_data_argument, data_folder, resolve
+from verimap.errors import CLIError
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -45,8 +46,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise CLIError(f"pairs file not found: {user}")
         if not args.from_scratch and config.init_weights is None:
             config.init_weights = str(SHIPPED)
+    # Your own pairs need no shared data. (Here --config is the training recipe: verimap.toml is only found in ./.)
+    data = data_folder(args, resolve(args, config_flag=False)) if user is None else None
     try:
-        metrics = train(config, args.out, data_dir=Path(args.data) if args.data else None, user_pairs=user,
+        metrics = train(config, args.out, data_dir=data, user_pairs=user,
                         cache_dir=None if args.no_cache else Path(args.cache_dir),
                         command=shlex.join(["verimap", *sys.argv[1:]]), device=args.device)
     except ValueError as exc:
@@ -61,7 +64,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pairs", help="your JSONL pairs {\"a\",\"b\",\"label\"}; fine-tunes the shipped weights")
     p.add_argument("--from-scratch", action="store_true", help="with --pairs: start from random weights")
     p.add_argument("--out", required=True, help="output .safetensors (its .json card is written beside it)")
-    p.add_argument("--data", help="shared data folder (default: ../shared/data beside the checkout)")
+    add_data_argument(p)
     p.add_argument("--epochs", type=int, help="override the config's epochs")
     p.add_argument("--cache-dir", default=".cache", help="where encoded token vectors are cached")
     p.add_argument("--no-cache", action="store_true", help="do not cache token vectors on disk")

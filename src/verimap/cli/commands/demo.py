@@ -9,15 +9,12 @@ and verdict. ``answer`` marks the passage that does answer, ``near-miss`` the on
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile
-from importlib import resources
 
-from verimap.cli import CLIError
-from verimap.commands.search import snippet
-from verimap.config import (
+from verimap.cli.commands.search import snippet
+from verimap.cli.options import (
     add_config_argument,
     add_model_arguments,
     help_text,
@@ -26,14 +23,8 @@ from verimap.config import (
     open_store,
     resolve,
 )
-
-
-def demo_data() -> tuple[list[dict], list[dict]]:
-    """``(passages, queries)`` of the bundled demo."""
-    root = resources.files("verimap").joinpath("demo")
-    corpus = [json.loads(line) for line in root.joinpath("corpus.jsonl").read_text("utf-8").splitlines() if line.strip()]
-    queries = json.loads(root.joinpath("queries.json").read_text("utf-8"))
-    return corpus, queries
+from verimap.demo import demo_data
+from verimap.errors import CLIError
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -60,19 +51,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
             store.add([p["text"] for p in corpus], ids=[p["id"] for p in corpus],
                       metas=[p.get("meta") for p in corpus], on_batch=bar.update)
         print(f"Indexed {store.count()} demo passages. For each query: the top {args.show} by pooled cosine "
-              f"(a dense retriever's ranking), with verimap's score and verdict (threshold {verifier.threshold:.2f}).")
+              f"(a dense retriever's ranking), with verimap's score and verdict (threshold {verifier.threshold:.4g}).")
         width = args.width or shutil.get_terminal_size((110, 24)).columns
         room = max(30, width - 44)
         pooled_wrong = near_total = near_rejected = answers_accepted = 0
         for n, q in enumerate(queries, 1):
             hits = store.query(q["query"], args.show)
-            scores = verifier.score(q["query"], [h.text for h in hits])
+            # The core's verdicts (fuse mode without a threshold drops nothing), back in pooled-cosine order.
+            by_index = {r.index: r for r in verifier.rank(q["query"], [h.text for h in hits])}
             print(f"\n[{n}] {q['query']}   ({q['kind']})")
             print(f"  {'cos':>5}  {'verimap':>7}  {'verdict':<6}  {'':<9}  passage")
             answer_rank = next((i for i, h in enumerate(hits) if h.id == q["answer"]), None)
-            for i, (h, s) in enumerate(zip(hits, scores)):
+            for i, h in enumerate(hits):
                 tag = "answer" if h.id == q["answer"] else "near-miss" if h.id in q["near_misses"] else ""
-                ok = s >= verifier.threshold
+                s, ok = by_index[i].verifier_score, by_index[i].accepted
                 print(f"  {h.score:5.3f}  {s:7.3f}  {'ACCEPT' if ok else 'REJECT':<6}  {tag:<9}  {snippet(h.text, room)}")
                 if tag == "near-miss":
                     near_total += 1
@@ -100,7 +92,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--show", type=int, default=5, help="candidates shown per query (default 5)")
     p.add_argument("--store", metavar="DIR", help="keep the demo index in DIR (default: a temporary directory)")
     p.add_argument("--width", type=int, help="output width (default: the terminal's)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, no notes")
     add_config_argument(p)
     add_model_arguments(p)
     p.set_defaults(func=cmd_demo)

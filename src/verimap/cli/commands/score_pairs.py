@@ -7,9 +7,18 @@ import json
 import sys
 from pathlib import Path
 
-from verimap.cli import CLIError
-from verimap.commands.common import SCORERS, make_scorer, read_jsonl
+from verimap.cli.options import (
+    SCORERS,
+    add_config_argument,
+    add_model_arguments,
+    make_scorer,
+    read_jsonl,
+    resolve,
+)
+from verimap.errors import CLIError
 from verimap.inputs import check_unicode
+
+TRUNCATION_HINT = "the encoder reads the start of each text: split longer texts to score all of them"
 
 
 def cmd_score_pairs(args: argparse.Namespace) -> int:
@@ -17,6 +26,9 @@ def cmd_score_pairs(args: argparse.Namespace) -> int:
 
     if args.batch_size < 1:
         raise CLIError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.weights and args.scorer != "verifier":
+        raise CLIError("--weights only applies to --scorer verifier")
+    cfg = resolve(args)
     rows = list(read_jsonl(Path(args.input)))
     for n, obj in rows:
         for key in ("a", "b"):
@@ -26,7 +38,7 @@ def cmd_score_pairs(args: argparse.Namespace) -> int:
                 check_unicode(obj[key], f"field {key!r}")
             except ValueError as exc:
                 raise CLIError(f"{args.input}:{n}: {exc}") from None
-    scorer = make_scorer(args.scorer, args.weights)
+    scorer = make_scorer(args.scorer, cfg)
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     try:
         with tqdm(total=len(rows), desc=f"score-pairs ({args.scorer})", unit="pair", file=sys.stderr,
@@ -48,7 +60,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input", required=True, help="JSONL file with one {\"a\": ..., \"b\": ...} object per line")
     p.add_argument("--scorer", choices=SCORERS, default="verifier")
     p.add_argument("--output", help="where to write the scored JSONL (default: stdout)")
-    p.add_argument("--weights", help="verifier weights (.safetensors with its .json card); default: shipped")
     p.add_argument("--batch-size", type=int, default=256, help="pairs scored per step")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.set_defaults(func=cmd_score_pairs)
+    p.add_argument("--quiet", action="store_true", help="no progress bar, no notes")
+    add_config_argument(p)
+    add_model_arguments(p, threshold=False)
+    p.set_defaults(func=cmd_score_pairs, truncation_hint=TRUNCATION_HINT)
