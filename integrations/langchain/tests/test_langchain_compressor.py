@@ -59,13 +59,14 @@ def test_keeps_ids_and_metadata_and_writes_core_scores(keep_all, verifier, corpu
     probability = dict(zip((d.id for d in corpus), verifier.score(QUERY, texts)))
     fused = {corpus[r.index].id: r.score for r in verifier.rank(QUERY, texts, threshold=0.0, mode="fuse")}
     by_id = {d.id: d for d in corpus}
-    added = {"relevance_score", "verimap_score", "verifier_accepted"}
+    added = {"relevance_score", "verifier_score", "verimap_score", "verifier_accepted"}
     for doc in out:
         original = by_id[doc.id]
         assert doc.page_content == original.page_content
         assert {k: v for k, v in doc.metadata.items() if k not in added} == original.metadata
         assert doc.metadata["relevance_score"] == pytest.approx(fused[doc.id], abs=1e-6)
-        assert doc.metadata["verimap_score"] == pytest.approx(probability[doc.id], abs=1e-6)
+        assert doc.metadata["verifier_score"] == pytest.approx(probability[doc.id], abs=1e-6)
+        assert doc.metadata["verimap_score"] == doc.metadata["verifier_score"]  # the deprecated alias, until 0.3
         assert doc.metadata["verifier_accepted"] is True  # score_threshold=0.0 accepts everything
         assert "retriever_score" not in doc.metadata and "verimap_rejected" not in doc.metadata
     scores = [d.metadata["relevance_score"] for d in out]
@@ -77,7 +78,7 @@ def test_rerank_scores_are_the_verifier_probability(verifier, corpus):
     expected = dict(zip((d.id for d in corpus), verifier.score(QUERY, [d.page_content for d in corpus])))
     for doc in compressor.compress_documents(corpus, QUERY):
         assert doc.metadata["relevance_score"] == pytest.approx(expected[doc.id], abs=1e-6)
-        assert doc.metadata["verimap_score"] == pytest.approx(expected[doc.id], abs=1e-6)
+        assert doc.metadata["verifier_score"] == pytest.approx(expected[doc.id], abs=1e-6)
 
 
 # -- the default policy: fuse with MaxSim, drop nothing ---------------------------------------------------------
@@ -102,7 +103,7 @@ async def test_default_drops_nothing_and_orders_like_the_core_fuse(verifier, cor
         assert [d.metadata["verifier_accepted"] for d in out] == [r.accepted for r in expected]
         assert not any(d.metadata["verimap_rejected"] for d in out)
         empty = next(d for d in out if d.id == "empty")
-        assert empty.metadata["verimap_score"] == 0.0 and empty.metadata["verifier_accepted"] is False
+        assert empty.metadata["verifier_score"] == 0.0 and empty.metadata["verifier_accepted"] is False
     assert [d.id for d in StructuralVerifierCompressor(verifier=verifier).compress_documents(corpus, QUERY)] == [
         corpus[r.index].id for r in expected[:3]  # the default top_n=3 cuts the fused order
     ]
@@ -136,12 +137,11 @@ def test_verifier_accepted_is_the_score_against_the_threshold(verifier, corpus, 
     out = compressor.compress_documents(corpus, QUERY)
     assert len(out) == len(corpus)  # kept + rejected: every document once
     in_force = verifier.threshold if threshold is None else threshold
-    kept, rejected = verifier.rank(QUERY, [d.page_content for d in corpus], None, threshold, mode=mode,
-                                   return_rejected=True)
-    assert [d.metadata["verifier_accepted"] for d in out] == [r.accepted for r in kept + rejected]
+    ranking = verifier.rank(QUERY, [d.page_content for d in corpus], None, threshold, mode=mode)
+    assert [d.metadata["verifier_accepted"] for d in out] == [r.accepted for r in ranking.kept + ranking.rejected]
     for doc in out:
         assert isinstance(doc.metadata["verifier_accepted"], bool)
-        assert doc.metadata["verifier_accepted"] == (doc.metadata["verimap_score"] >= in_force)
+        assert doc.metadata["verifier_accepted"] == (doc.metadata["verifier_score"] >= in_force)
         if doc.metadata["verimap_rejected"]:
             assert doc.metadata["verifier_accepted"] is False
 
@@ -155,7 +155,8 @@ def test_order_and_split_match_the_core(verifier, corpus):
             verifier=verifier, mode=mode, score_threshold=threshold, top_n=2, return_rejected=True
         )
         out = compressor.compress_documents(corpus, QUERY)
-        kept, rejected = verifier.rank(QUERY, texts, 2, threshold, mode=mode, return_rejected=True)
+        ranking = verifier.rank(QUERY, texts, 2, threshold, mode=mode)
+        kept, rejected = ranking.kept, ranking.rejected
         assert [d.id for d in out] == [corpus[r.index].id for r in kept + rejected]
         assert [d.metadata["relevance_score"] for d in out] == pytest.approx([r.score for r in kept + rejected])
         assert [d.metadata["verimap_rejected"] for d in out] == [False] * len(kept) + [True] * len(rejected)
@@ -265,7 +266,7 @@ def test_empty_page_content_scores_zero_and_is_rejected(verifier):
     docs = [Document(page_content="", id="empty"), Document(page_content=TRUE_MATCH, id="match")]
     compressor = StructuralVerifierCompressor(verifier=verifier, mode="rerank", top_n=None, return_rejected=True)
     out = {d.id: d for d in compressor.compress_documents(docs, QUERY)}
-    assert out["empty"].metadata["verimap_score"] == 0.0
+    assert out["empty"].metadata["verifier_score"] == 0.0
     assert out["empty"].metadata["verimap_rejected"] is True
     assert out["empty"].metadata["verifier_accepted"] is False
     assert verifier.threshold > 0.0
@@ -322,3 +323,13 @@ async def test_contextual_compression_drops_the_near_miss(verifier, chroma_retri
         texts = [d.page_content for d in out]
         assert TRUE_MATCH in texts
         assert NEAR_MISS not in texts
+
+
+def test_the_compressor_goes_through_the_shared_token_cache(encoder):
+    from verimap.cache import cache_key
+
+    texts = [f"{t} (compressor cache check)" for t in (TRUE_MATCH, NEAR_MISS)]
+    keys = [cache_key(encoder.encoder_id, encoder.max_length, t) for t in texts]
+    encoder.cache.clear()
+    StructuralVerifierCompressor().compress_documents([Document(page_content=t) for t in texts], QUERY)
+    assert all(e is not None for e in encoder.cache.get_many(keys))

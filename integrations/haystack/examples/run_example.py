@@ -9,7 +9,7 @@ near-miss ("The man bit the dog." for "Did the dog bite the man?"). For each que
 - a strict run with an explicit ``score_threshold`` (``STRICT``): documents under it move to ``rejected`` and stay
   out of the prompt.
 
-    python examples/haystack/run_example.py
+    python integrations/haystack/examples/run_example.py
 """
 
 from __future__ import annotations

@@ -63,9 +63,9 @@ def test_explicit_threshold_in_fuse_mode_rejects(ranker, verifier, near_miss_cas
     out = ranker.run(query=query, documents=[Document(content=t) for t in texts], score_threshold=separating_threshold)
     assert ranker.mode == "fuse"
     assert miss in [d.content for d in out["rejected"]] and match in [d.content for d in out["documents"]]
-    kept, rejected = verifier.rank(query, texts, None, separating_threshold, mode="fuse", return_rejected=True)
-    assert [d.content for d in out["documents"]] == [texts[r.index] for r in kept]
-    assert [d.content for d in out["rejected"]] == [texts[r.index] for r in rejected]
+    ranking = verifier.rank(query, texts, None, separating_threshold, mode="fuse")
+    assert [d.content for d in out["documents"]] == [texts[r.index] for r in ranking.kept]
+    assert [d.content for d in out["rejected"]] == [texts[r.index] for r in ranking.rejected]
     assert all(d.meta["verifier_accepted"] is False for d in out["rejected"])
     assert all(d.meta["verifier_accepted"] is True for d in out["documents"])
 
@@ -182,6 +182,27 @@ def test_fuse_prior_retriever_reads_score_type(verifier, score_type, sign):
     )
 
 
+def test_fuse_prior_retriever_with_one_unscored_document_fuses_with_maxsim(verifier):
+    """One rule for both adapters (verimap.policy.prior_from_incoming): every document needs a finite incoming score,
+    else the whole list is fused with MaxSim. (This ranker used to give the unscored one the lowest incoming score.)"""
+    incoming = (0.9, None, 0.3, 0.5)
+    ranker = StructuralVerifierRanker(mode="fuse", fuse_prior="retriever", top_k=None)
+    out = ranker.run(query=QUERY, documents=docs(incoming))
+    expected = verifier.rank(QUERY, TEXTS)  # the core's default: fuse with MaxSim
+    assert [d.content for d in out["documents"]] == [TEXTS[r.index] for r in expected]
+    assert [d.score for d in out["documents"]] == pytest.approx([r.score for r in expected], abs=1e-5)
+
+
+def test_the_result_keys_are_the_cores(verifier):
+    from verimap.results import RELEVANCE_SCORE, RETRIEVER_SCORE, VERIFIER_ACCEPTED, VERIFIER_SCORE
+
+    out = StructuralVerifierRanker(top_k=None).run(query=QUERY, documents=docs())
+    for d in out["documents"]:
+        assert {RELEVANCE_SCORE, VERIFIER_SCORE, VERIFIER_ACCEPTED, RETRIEVER_SCORE} <= set(d.meta)
+        assert d.meta[RELEVANCE_SCORE] == d.score  # what the documents are ordered by, as LangChain writes it
+        assert "verimap_score" not in d.meta  # LangChain's deprecated alias is not written here
+
+
 @pytest.mark.parametrize("fuse_prior", ["maxsim", "retriever"])
 def test_fuse_mode_without_incoming_scores_falls_back_to_core(verifier, fuse_prior):
     ranker = StructuralVerifierRanker(mode="fuse", fuse_prior=fuse_prior, top_k=None, score_threshold=0.0)
@@ -249,7 +270,7 @@ def test_bad_input_fails_early(ranker):
         StructuralVerifierRanker(mode="sideways")
     with pytest.raises(ValueError):
         StructuralVerifierRanker(score_threshold=1.5)
-    with pytest.raises(ValueError, match="fuse_prior must be 'maxsim' or 'retriever', got 'bm25'"):
+    with pytest.raises(ValueError, match="fuse_prior must be one of 'maxsim', 'retriever', got 'bm25'"):
         StructuralVerifierRanker(fuse_prior="bm25")
 
 
@@ -309,3 +330,15 @@ def test_pipeline_yaml_round_trip_keeps_device_and_fuse_prior():
     assert old.get_component("ranker").fuse_prior == "maxsim"
     out = old.run({"ranker": {"query": QUERY, "documents": docs()}})
     assert len(out["ranker"]["documents"]) == 2 and out["ranker"]["rejected"] == []
+
+
+def test_the_ranker_goes_through_the_shared_token_cache(encoder):
+    from verimap.cache import cache_key
+
+    texts = [f"{t} (ranker cache check)" for t in TEXTS]
+    keys = [cache_key(encoder.encoder_id, encoder.max_length, t) for t in texts]
+    encoder.cache.clear()
+    ranker = StructuralVerifierRanker()
+    ranker.warm_up()
+    ranker.run(query=QUERY, documents=[Document(content=t) for t in texts])
+    assert all(e is not None for e in encoder.cache.get_many(keys))

@@ -1,4 +1,4 @@
-"""The example pipelines (examples/haystack/*.yaml) and a pipeline holding every verimap component: YAML round
+"""The example pipelines (integrations/haystack/examples/*.yaml) and a pipeline holding every verimap component: YAML round
 trips with no allowlist argument, and the query pipeline end to end on real Chroma."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from haystack_integrations.components.embedders.verimap import VerimapDocumentEm
 from haystack_integrations.components.rankers.verimap import StructuralVerifierRanker
 from haystack_integrations.components.retrievers.verimap import VerifiedRetriever
 
-EXAMPLES_DIR = __import__("pathlib").Path(__file__).resolve().parents[3] / "examples" / "haystack"
+EXAMPLES_DIR = __import__("pathlib").Path(__file__).resolve().parents[1] / "examples"
 
 
 @pytest.fixture(scope="module")

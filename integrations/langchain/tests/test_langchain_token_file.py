@@ -27,7 +27,7 @@ from langchain_core.load import dumpd, dumps, load, loads
 from langchain_verimap import StructuralVerifierCompressor, VerifiedRetriever, VerimapEmbeddings
 
 NAMESPACES = ["langchain_verimap"]
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[1]  # integrations/langchain
 
 # Texts no other test indexes, so no other attached token file can hold them and the hit counts below are exact.
 QUERY = "Did the heron steal the fisherman's token-file sandwich?"
@@ -71,7 +71,7 @@ def docs() -> list[Document]:
 
 
 def scored(documents) -> list[tuple]:
-    return [(d.id, d.metadata["relevance_score"], d.metadata["verimap_score"], d.metadata["verifier_accepted"])
+    return [(d.id, d.metadata["relevance_score"], d.metadata["verifier_score"], d.metadata["verifier_accepted"])
             for d in documents]
 
 
@@ -194,7 +194,7 @@ async def test_chroma_index_then_verified_retriever(tmp_path, token_file, cache)
 
 def test_another_process_indexes_this_one_reads(tmp_path, token_file, cache):
     """A real second process writes the file with langchain-chroma; this process verifies from it."""
-    paths = [str(ROOT / "integrations" / "langchain"), str(Path(__file__).parent)]
+    paths = [str(ROOT), str(Path(__file__).parent)]
     script = textwrap.dedent(f"""
         import os, sys
         os.environ["ANONYMIZED_TELEMETRY"] = "False"
@@ -305,7 +305,7 @@ def test_without_a_cache_token_file_is_ignored_with_one_warning(tmp_path, encode
     bare.encoder = uncached
     path = tmp_path / "never-written.sqlite"
 
-    with caplog.at_level(logging.WARNING, logger="langchain_verimap"):
+    with caplog.at_level(logging.WARNING, logger="verimap"):
         embeddings = VerimapEmbeddings(encoder=uncached, token_file=str(path))
         vectors = embeddings.embed_documents(TEXTS)
         embeddings.embed_documents(TEXTS)
@@ -315,7 +315,7 @@ def test_without_a_cache_token_file_is_ignored_with_one_warning(tmp_path, encode
     assert torch.allclose(torch.tensor(vectors), torch.tensor(VerimapEmbeddings().embed_documents(TEXTS)), atol=1e-3)
 
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="langchain_verimap"):
+    with caplog.at_level(logging.WARNING, logger="verimap"):
         compressor = StructuralVerifierCompressor(verifier=bare, token_file=str(path), top_n=None)
         got = compressor.compress_documents(docs(), QUERY)
         compressor.compress_documents(docs(), QUERY)

@@ -142,5 +142,5 @@ def test_bad_arguments(memory_store):
         VerifiedRetriever(retriever=object())
     with pytest.raises(ValueError):
         VerifiedRetriever(retriever=InMemoryEmbeddingRetriever(document_store=memory_store), recall_k=0)
-    with pytest.raises(ValueError, match="fuse_prior must be 'maxsim' or 'retriever', got 'dense'"):
+    with pytest.raises(ValueError, match="fuse_prior must be one of 'maxsim', 'retriever', got 'dense'"):
         VerifiedRetriever(retriever=InMemoryEmbeddingRetriever(document_store=memory_store), fuse_prior="dense")

@@ -10,12 +10,11 @@ import pytest
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 
-pytest.importorskip("haystack")
-pytest.importorskip("haystack_integrations.document_stores.chroma")
-
 from haystack import Document  # noqa: E402
 
-EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "haystack"
+from verimap.testing import encoder, verifier  # noqa: E402, F401  (session fixtures: the real encoder and verifier)
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 # (query, true match, structural near-miss): the near-miss shares every word with the match.
 NEAR_MISS_CASES = [

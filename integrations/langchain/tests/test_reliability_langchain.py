@@ -21,7 +21,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ValidationError
 
 from langchain_verimap import StructuralVerifierCompressor, VerifiedRetriever
-from reliability_inputs import FAST, HUGE, ODD
+from verimap.testing import FAST, HUGE, ODD
 from verimap import TruncationWarning
 
 QUERY = "Did the dog bite the man?"
@@ -69,15 +69,15 @@ def test_any_documents_are_each_returned_once_with_finite_scores(verifier, docs,
     assert sorted(d.id for d in out) == sorted(d.id for d in docs)  # every document once, duplicates included
     for d in out:
         assert math.isfinite(d.metadata["relevance_score"]) and 0.0 <= d.metadata["relevance_score"] <= 1.0
-        assert 0.0 <= d.metadata["verimap_score"] <= 1.0
+        assert 0.0 <= d.metadata["verifier_score"] <= 1.0
         in_force = verifier.threshold if threshold is None else threshold
-        assert d.metadata["verifier_accepted"] is (d.metadata["verimap_score"] >= in_force)
+        assert d.metadata["verifier_accepted"] is (d.metadata["verifier_score"] >= in_force)
         if threshold is not None:
-            assert d.metadata["verimap_rejected"] == (d.metadata["verimap_score"] < threshold)
+            assert d.metadata["verimap_rejected"] == (d.metadata["verifier_score"] < threshold)
         elif mode == "fuse":
             assert d.metadata["verimap_rejected"] is False  # fuse without a threshold drops nothing
     if len(docs) > 1 and docs[-1] == docs[0]:
-        first, dupe = [d.metadata["verimap_score"] for d in out if d.id == docs[0].id]
+        first, dupe = [d.metadata["verifier_score"] for d in out if d.id == docs[0].id]
         assert first == pytest.approx(dupe, abs=1e-6)
 
 

@@ -29,7 +29,7 @@ from haystack_integrations.components.retrievers.verimap import VerifiedRetrieve
 
 CPU = ComponentDevice.from_str("cpu")  # the device of the session `encoder` fixture: the components share it
 QUERY = "Did the dog bite the man?"
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[1]  # integrations/haystack
 
 
 @pytest.fixture()

@@ -64,7 +64,7 @@ async def test_default_is_fuse_drops_nothing_and_orders_like_the_core(chroma_ret
         assert NEAR_MISS in [d.page_content for d in out]
         assert [d.metadata["relevance_score"] for d in out] == pytest.approx([r.score for r in expected], abs=1e-6)
         for doc in out:
-            assert doc.metadata["verifier_accepted"] == (doc.metadata["verimap_score"] >= verifier.threshold)
+            assert doc.metadata["verifier_accepted"] == (doc.metadata["verifier_score"] >= verifier.threshold)
     default_k = VerifiedRetriever(base_retriever=chroma_retriever, verifier=verifier)
     assert [d.id for d in default_k.invoke(QUERY)] == [corpus[r.index].id for r in expected[:4]]  # k=4, no drop
 
@@ -92,7 +92,7 @@ async def test_explicit_threshold_in_fuse_mode_drops(chroma_retriever, verifier,
                                   score_threshold=separating_threshold)
     for out in (retriever.invoke(QUERY), await retriever.ainvoke(QUERY)):
         assert TRUE_MATCH in [d.page_content for d in out] and NEAR_MISS not in [d.page_content for d in out]
-        assert all(d.metadata["verimap_score"] >= separating_threshold for d in out)
+        assert all(d.metadata["verifier_score"] >= separating_threshold for d in out)
         assert all(d.metadata["verifier_accepted"] is True for d in out)
 
 
@@ -109,7 +109,7 @@ def test_k_per_invoke_limits_the_output_not_the_candidates(keep_all, verifier, c
 
 def test_documents_keep_ids_metadata_and_get_scores(keep_all, corpus):
     by_id = {d.id: d for d in corpus}
-    added = {"relevance_score", "verimap_score", "verifier_accepted"}
+    added = {"relevance_score", "verifier_score", "verimap_score", "verifier_accepted"}
     for doc in keep_all.invoke(QUERY, k=4):
         assert doc.page_content == by_id[doc.id].page_content
         assert {k: v for k, v in doc.metadata.items() if k not in added} == by_id[doc.id].metadata

@@ -5,7 +5,7 @@ from __future__ import annotations
 import runpy
 from pathlib import Path
 
-EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "langchain" / "run_example.py"
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "run_example.py"
 
 
 def test_example_runs(capsys):

@@ -1,7 +1,7 @@
 """verimap in LangChain: Chroma for recall, the structural verifier for judgment. Runs offline.
 
-    pip install "verimap[langchain]"
-    python examples/langchain/run_example.py
+    pip install -e "integrations/langchain[test]"    # from the checkout: langchain-verimap, langchain-chroma, ...
+    python integrations/langchain/examples/run_example.py
 
 Indexes a small corpus into a persistent Chroma (in a temp dir) with VerimapEmbeddings (the bundled encoder,
 no download), then asks "Did the dog bite the man?" two ways:
@@ -45,14 +45,14 @@ def show(title: str, docs: list[Document]) -> None:
     if not docs:
         print("  (nothing passed the verifier)")
     for d in docs:
-        if "verimap_score" not in d.metadata:  # not verified (plain Chroma)
+        if "verifier_score" not in d.metadata:  # not verified (plain Chroma)
             print(f"  {'':8} {'':20}  [{d.id}] {d.page_content}")
             continue
         if d.metadata.get("verimap_rejected"):
             flag = "REJECTED"  # dropped under the threshold, returned only because return_rejected=True
         else:
             flag = "accepted" if d.metadata["verifier_accepted"] else "under"  # kept either way (fuse drops nothing)
-        print(f"  {flag:8} score {d.metadata['relevance_score']:.3f} p {d.metadata['verimap_score']:.3f}"
+        print(f"  {flag:8} score {d.metadata['relevance_score']:.3f} p {d.metadata['verifier_score']:.3f}"
               f"  [{d.id}] {d.page_content}")
 
 

@@ -6,13 +6,10 @@ import os
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")  # before chromadb is imported anywhere
 
-import pytest
-
-pytest.importorskip("langchain_core")
-pytest.importorskip("langchain_classic")
-pytest.importorskip("langchain_chroma")
-
+import pytest  # noqa: E402
 from langchain_core.documents import Document  # noqa: E402
+
+from verimap.testing import encoder, verifier  # noqa: E402, F401  (session fixtures: the real encoder and verifier)
 
 QUERY = "Did the dog bite the man?"
 TRUE_MATCH = "The dog bit the man."
