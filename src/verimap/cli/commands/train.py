@@ -1,7 +1,10 @@
 """``verimap train``: reproduce the shipped weights, or fine-tune on your own labelled pairs.
 
-    verimap train --config src/verimap/training/configs/shipped.toml --out verifier.safetensors
+    verimap train --config shipped --data ../shared/data --out verifier.safetensors
     verimap train --pairs my_pairs.jsonl --out my_verifier.safetensors      # {"a","b","label"} lines
+
+The shared data folder is ``--data``, else ``data`` in ./verimap.toml, else ``$VERIMAP_DATA_DIR`` (not needed with
+``--pairs``).
 
 With ``--pairs``, 20% of your pairs (by anchor text) are held back; the report gives the held-back AUC and the
 accept rate per source, and the run starts from the shipped weights unless ``--from-scratch``.
