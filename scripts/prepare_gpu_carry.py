@@ -17,8 +17,8 @@ from pathlib import Path
 
 from safetensors.torch import load_file, save_file
 
-from verimap.encoder import bundled_model_path
 from verimap.config import data_dir
+from verimap.encoder import bundled_model_path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / ".gpu"

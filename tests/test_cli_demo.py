@@ -10,7 +10,6 @@ from verimap import PooledCosine  # noqa: E402
 from verimap.cli import main  # noqa: E402
 from verimap.demo import demo_data  # noqa: E402
 
-
 CORPUS, QUERIES = demo_data()
 BY_ID = {p["id"]: p["text"] for p in CORPUS}
 

@@ -4,11 +4,11 @@ import gzip
 import json
 
 import pytest
+from test_training import TINY_END_TO_END
 
 from verimap import MaxSim, Verifier
 from verimap.cli import main
 from verimap.evaluation.retrieval import scifact_rows
-from test_training import TINY_END_TO_END
 
 
 @pytest.fixture(scope="module")

@@ -36,9 +36,10 @@ import os
 import sqlite3
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -66,7 +67,7 @@ class Entry:
         return int(self.vectors.nbytes + self.pooled.nbytes)
 
 
-def default_cache() -> "TokenCache | None":
+def default_cache() -> TokenCache | None:
     """The cache a :class:`~verimap.encoder.TokenEncoder` gets unless told otherwise: in memory, with the budget
     from ``$VERIMAP_TOKEN_CACHE_MB`` (256 by default; ``0`` means no cache: encode every time, in fp32)."""
     raw = os.environ.get(BUDGET_ENV, "").strip()

@@ -15,8 +15,8 @@ import hashlib
 import os
 import threading
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 
@@ -233,7 +233,7 @@ class TokenEncoder:
         return Encoded(lambda: self.tokenize(text)[:n], decompress(entry.vectors),
                        decompress(entry.pooled[None])[0], entry.truncated)
 
-    def with_cache(self, cache: TokenCache | None) -> "TokenEncoder":
+    def with_cache(self, cache: TokenCache | None) -> TokenEncoder:
         """This encoder (same loaded model, same lock) behind another cache, or none."""
         import copy
 
@@ -242,7 +242,7 @@ class TokenEncoder:
         return clone
 
     def with_adapter(self, adapter: dict, state: dict[str, torch.Tensor] | None = None, *,
-                     merge: bool = False) -> "TokenEncoder":
+                     merge: bool = False) -> TokenEncoder:
         """A verifier-side copy of this encoder with LoRA layers (``adapter``: rank, alpha, targets), loaded
         from ``state`` when given. Tokenizer and settings are shared; this encoder is untouched. ``merge`` folds
         the adapter into the copy's weights (inference: no extra cost per token; no longer trainable)."""

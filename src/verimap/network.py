@@ -42,7 +42,7 @@ class NetworkConfig:
             raise ValueError(f"dim {self.dim} must be divisible by heads {self.heads}")
 
     @classmethod
-    def from_dict(cls, data: dict) -> "NetworkConfig":
+    def from_dict(cls, data: dict) -> NetworkConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:

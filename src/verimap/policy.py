@@ -21,9 +21,10 @@ through :func:`apply_policy`, so a mode, a threshold and "accepted" mean the sam
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from numbers import Real
-from typing import Any, Iterator, Literal, Sequence, get_args
+from typing import Any, Literal, get_args
 
 from verimap.inputs import check_scores, check_threshold, check_top_k
 

@@ -53,7 +53,7 @@ class Card:
         }
 
     @classmethod
-    def from_dict(cls, data: Any, source: str = "card") -> "Card":
+    def from_dict(cls, data: Any, source: str = "card") -> Card:
         if not isinstance(data, dict):
             raise WeightsError(f"{source}: invalid card (expected a JSON object, got {type(data).__name__})")
         if data.get("format") != FORMAT:

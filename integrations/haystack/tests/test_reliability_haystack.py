@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 
 from haystack_integrations.components.rankers.verimap import StructuralVerifierRanker
 from haystack_integrations.components.retrievers.verimap import VerifiedRetriever
-from verimap.testing import FAST, HUGE, ODD
 from verimap import TruncationWarning
 from verimap.shared import shared_verifier
+from verimap.testing import FAST, HUGE, ODD
 
 QUERY = "Did the dog bite the man?"
 

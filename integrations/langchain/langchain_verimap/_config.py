@@ -10,12 +10,11 @@ from typing import Any
 from langchain_core.documents import Document
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from langchain_verimap._shared import get_verifier, prior_scores
 from verimap import Verifier
 from verimap.cache import attach_token_file, check_token_file
 from verimap.inputs import check_threshold
 from verimap.policy import DEFAULT_MODE, FusePrior, Mode, check_fuse_prior, check_mode
-
-from langchain_verimap._shared import get_verifier, prior_scores
 
 _LOAD_FIELDS = ("weights", "device", "batch_size")
 
@@ -89,7 +88,7 @@ class VerifierConfig(BaseModel):
         return check_fuse_prior(value)
 
     @model_validator(mode="after")
-    def _load_verifier(self) -> "VerifierConfig":
+    def _load_verifier(self) -> VerifierConfig:
         if self.verifier is not None:
             clash = sorted(set(_LOAD_FIELDS) & self.model_fields_set)
             if clash:

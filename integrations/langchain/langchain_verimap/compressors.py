@@ -10,10 +10,9 @@ from langchain_core.documents import BaseDocumentCompressor, Document
 from langchain_core.load.serializable import Serializable
 from pydantic import ConfigDict, field_validator
 
-from verimap.inputs import check_query, check_top_k
-
 from langchain_verimap._config import VerifierConfig
 from langchain_verimap._shared import check_documents, to_documents
+from verimap.inputs import check_query, check_top_k
 
 
 class StructuralVerifierCompressor(VerifierConfig, BaseDocumentCompressor, Serializable):

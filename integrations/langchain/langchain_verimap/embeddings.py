@@ -10,11 +10,10 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.load.serializable import Serializable
 from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from langchain_verimap._shared import get_encoder
 from verimap import TokenEncoder
 from verimap.cache import attach_token_file, check_token_file
 from verimap.inputs import check_texts, check_unicode
-
-from langchain_verimap._shared import get_encoder
 
 
 class VerimapEmbeddings(Serializable, Embeddings):
@@ -66,7 +65,7 @@ class VerimapEmbeddings(Serializable, Embeddings):
         return check_token_file(value)
 
     @model_validator(mode="after")
-    def _load_encoder(self) -> "VerimapEmbeddings":
+    def _load_encoder(self) -> VerimapEmbeddings:
         if self.encoder is not None:
             if "device" in self.model_fields_set:
                 raise ValueError("pass either `encoder` or `device`, not both (an encoder already has a device)")

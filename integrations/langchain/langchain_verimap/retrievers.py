@@ -9,10 +9,9 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import AliasChoices, ConfigDict, Field, field_validator
 
-from verimap.inputs import check_query, check_top_k
-
 from langchain_verimap._config import VerifierConfig
 from langchain_verimap._shared import check_documents, to_documents
+from verimap.inputs import check_query, check_top_k
 
 
 class VerifiedRetriever(VerifierConfig, BaseRetriever):

@@ -21,8 +21,8 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ValidationError
 
 from langchain_verimap import StructuralVerifierCompressor, VerifiedRetriever
-from verimap.testing import FAST, HUGE, ODD
 from verimap import TruncationWarning
+from verimap.testing import FAST, HUGE, ODD
 
 QUERY = "Did the dog bite the man?"
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from verimap.config import CONFIG_NAME, KEYS, Config, check, data_dir, load_config
 from verimap.errors import CLIError, ConfigError, StoreError, WeightsError

@@ -17,9 +17,9 @@ import resource
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -136,17 +136,17 @@ def bench_speed(encoder: TokenEncoder, verifier: Verifier, data_dir: Path | None
         cand = docs[:n]
         log(f"  {n} candidates …")
         report.medians.setdefault("cross-encoder forward", {})[n] = _median(
-            lambda: cross.score(next(fresh), cand), repeats)
+            lambda c=cand: cross.score(next(fresh), c), repeats)
         for name, scorer in scorers.items():
-            run = (lambda s=scorer: s.rank(next(fresh), cand)) if name == "verifier" else \
-                (lambda s=scorer: s.score(next(fresh), cand))
+            run = (lambda s=scorer, c=cand: s.rank(next(fresh), c)) if name == "verifier" else \
+                (lambda s=scorer, c=cand: s.score(next(fresh), c))
             report.medians.setdefault(f"{name} cold", {})[n] = _median(run, repeats, before=cache.clear)
             verifier.encoder.encode(cand)  # as after indexing: candidates cached, the query is new
             report.medians.setdefault(f"{name} warm", {})[n] = _median(run, repeats)
         # The verifier network's share of cold time: maps + network on already-encoded pairs.
         q = verifier.encoder.encode([next(fresh)])[0]
         pairs = [(q, d) for d in verifier.encoder.encode(cand)]
-        network = _median(lambda: verifier._score_encoded(pairs), repeats)
+        network = _median(lambda p=pairs: verifier._score_encoded(p), repeats)
         report.network_share[n] = network / report.medians["verifier cold"][n]
 
     # Bytes per passage: what the cache holds vs fp32 ColBERT-style storage of every position ([CLS], tokens,

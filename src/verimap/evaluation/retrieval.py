@@ -6,9 +6,9 @@ SciFact is never trained on (its licence is non-commercial), so every query is a
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
 from statistics import mean
-from typing import Callable
 
 import torch
 

@@ -15,12 +15,20 @@ import gzip
 import hashlib
 import json
 import random
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
-from verimap.training.rules import (any_perturbation, case_and_stop_edit, changed_words, did_question, fragment,
-                                   perturb, question_form, wh_question)
+from verimap.training.rules import (
+    any_perturbation,
+    case_and_stop_edit,
+    changed_words,
+    did_question,
+    fragment,
+    perturb,
+    question_form,
+    wh_question,
+)
 
 SHIPPABLE = ("paws_dev", "sugarcrepe", "cad_train", "breaking_nli")
 EVAL_ONLY = ("mrpc_train", "sick_train", "condaqa_dev", "scifact")
@@ -160,7 +168,7 @@ def query_shaped(examples: Sequence[Example], seed: int) -> list[Example]:
         other = rng.choice(pool)
         if other != text and len(other.split()) + len(text.split()) < 45:
             before = rng.random() < 0.5
-            join = (lambda s: f"{other} {s}") if before else (lambda s: f"{s} {other}")
+            join = (lambda s: f"{other} {s}") if before else (lambda s: f"{s} {other}")  # noqa: B023 (used at once)
             q = wrap_query(text, rng) if rng.random() < 0.5 else text
             out += [Example(q, join(text), 1, "passage", f"{ex.source}+passage", ex.group),
                     Example(q, join(miss), 0, ex.kind, f"{ex.source}+passage", ex.group)]

@@ -81,7 +81,7 @@ VERBS = {"bit", "ate", "saw", "hit", "took", "gave", "made", "held", "caught", "
          "wrote", "read", "ran", "sat", "stood", "kept", "taught", "fought", "chose", "hid", "shot", "struck",
          "bites", "eats", "sees", "hits", "takes", "gives", "holds", "catches", "beats", "throws", "drives",
          "rides", "meets", "leads", "feeds", "finds", "tells", "sends", "loves", "hates", "follows", "pushes",
-         "pulls", "kicks", "chases", "carries", "watches", "helps", "likes", "visits", "calls", "beat", "kill",
+         "pulls", "kicks", "chases", "carries", "watches", "helps", "likes", "visits", "calls", "kill",
          "kills", "killed", "will", "can", "did", "does", "do"}
 
 

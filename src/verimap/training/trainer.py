@@ -14,9 +14,9 @@ import hashlib
 import math
 import random
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -71,7 +71,7 @@ class TrainConfig:
             raise ValueError(f"select_on must be 'all' or 'human', got {self.select_on!r}")
 
     @classmethod
-    def from_toml_text(cls, text: str) -> "TrainConfig":
+    def from_toml_text(cls, text: str) -> TrainConfig:
         data = tomllib.loads(text)
         net = NetworkConfig.from_dict(data.pop("network", {}))
         known = {f for f in cls.__dataclass_fields__} - {"network"}
@@ -81,7 +81,7 @@ class TrainConfig:
         return cls(network=net, **data)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "TrainConfig":
+    def from_file(cls, path: str | Path) -> TrainConfig:
         return cls.from_toml_text(Path(path).read_text())
 
     def to_dict(self) -> dict:

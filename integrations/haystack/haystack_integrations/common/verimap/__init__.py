@@ -49,14 +49,14 @@ def deserialize_device(value: Any) -> ComponentDevice | None:
     return value
 
 
-def shared_encoder(device: str) -> "TokenEncoder":
+def shared_encoder(device: str) -> TokenEncoder:
     """The bundled encoder on ``device``, loaded once per process (:func:`verimap.shared.shared_encoder`)."""
     from verimap.shared import shared_encoder as core_shared_encoder
 
     return core_shared_encoder(None, device)
 
 
-def shared_verifier(weights: str | None, device: str, batch_size: int) -> "Verifier":
+def shared_verifier(weights: str | None, device: str, batch_size: int) -> Verifier:
     """The process-wide verifier for ``(weights, device, batch_size)`` (:func:`verimap.shared.shared_verifier`)."""
     from verimap.shared import shared_verifier as core_shared_verifier
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from haystack import Pipeline
 from haystack.components.retrievers.in_memory import InMemoryEmbeddingRetriever
-from haystack_integrations.components.retrievers.chroma import ChromaEmbeddingRetriever
 
+from haystack_integrations.components.retrievers.chroma import ChromaEmbeddingRetriever
 from haystack_integrations.components.retrievers.verimap import VerifiedRetriever
 
 

@@ -86,8 +86,8 @@ class VerimapDocumentEmbedder:
         self.meta_fields_to_embed = list(meta_fields_to_embed or [])
         self.embedding_separator = embedding_separator
         self.token_file = check_token_file(token_file)
-        self._encoder: "TokenEncoder | None" = None
-        self._persist: "Path | None" = None  # token_file, resolved, once attached to the encoder's cache
+        self._encoder: TokenEncoder | None = None
+        self._persist: Path | None = None  # token_file, resolved, once attached to the encoder's cache
 
     def warm_up(self) -> None:
         """Load the encoder (once per process, shared with the other verimap components) and open ``token_file``."""

@@ -25,8 +25,8 @@ from verimap.policy import (
     DEFAULT_MODE,
     FusePrior,
     Mode,
-    RankResult,
     Ranking,
+    RankResult,
     ScoreType,
     check_fuse_prior,
     check_mode,
@@ -176,7 +176,7 @@ class StructuralVerifierRanker:
         self.token_file = check_token_file(token_file)
         if not scale_score:
             logger.info("StructuralVerifierRanker: scale_score=False has no effect, scores are always probabilities")
-        self._verifier: "Verifier | None" = None
+        self._verifier: Verifier | None = None
         self._owner = type(self).__name__  # named in token_file errors and warnings (VerifiedRetriever sets its own)
 
     # -- lifecycle --------------------------------------------------------------------------------------------------
