@@ -22,6 +22,35 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+@pytest.fixture(scope="session")
+def tiny_end_to_end() -> str:
+    """A training config small enough for a test: one frozen epoch, then two end-to-end LoRA steps."""
+    return """
+sources = ["breaking_nli"]
+max_train = 64
+max_dev = 64
+epochs = 1
+batch_size = 32
+encoder_max_length = 32
+adapter_rank = 2
+adapter_alpha = 4.0
+steps = 2
+end_to_end_batch_size = 4
+eval_every = 2
+probe_rows = 32
+head_lr = 1e-4
+select_on = "human"
+
+[network]
+map_rows = 16
+map_cols = 16
+patch = 8
+dim = 16
+depth = 1
+heads = 2
+"""
+
+
 @pytest.fixture()
 def chroma_server(tmp_path):
     """A real ``chroma run`` server on a free port (the documented way to share an index between processes)."""

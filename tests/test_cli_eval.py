@@ -4,7 +4,6 @@ import gzip
 import json
 
 import pytest
-from test_training import TINY_END_TO_END
 
 from verimap import MaxSim, Verifier
 from verimap.cli import main
@@ -12,11 +11,11 @@ from verimap.evaluation.retrieval import scifact_rows
 
 
 @pytest.fixture(scope="module")
-def tuned_verifier(tmp_path_factory, shared_data, encoder):
+def tuned_verifier(tmp_path_factory, shared_data, encoder, tiny_end_to_end):
     """A tiny verifier with a LoRA adapter: its encoder is a tuned copy of the stock one."""
     folder = tmp_path_factory.mktemp("e2e")
     config = folder / "e2e.toml"
-    config.write_text(TINY_END_TO_END)
+    config.write_text(tiny_end_to_end)
     out = folder / "e2e.safetensors"
     assert main(["train", "--config", str(config), "--out", str(out), "--data", str(shared_data), "--no-cache"]) == 0
     return Verifier(out, encoder=encoder)

@@ -92,35 +92,9 @@ def test_every_packaged_config_parses():
         assert config.epochs or (config.adapter_rank and config.steps), name
 
 
-TINY_END_TO_END = """
-sources = ["breaking_nli"]
-max_train = 64
-max_dev = 64
-epochs = 1
-batch_size = 32
-encoder_max_length = 32
-adapter_rank = 2
-adapter_alpha = 4.0
-steps = 2
-end_to_end_batch_size = 4
-eval_every = 2
-probe_rows = 32
-head_lr = 1e-4
-select_on = "human"
-
-[network]
-map_rows = 16
-map_cols = 16
-patch = 8
-dim = 16
-depth = 1
-heads = 2
-"""
-
-
-def test_end_to_end_lora_trains_and_its_encoder_id_names_the_adapter(tmp_path, shared_data, encoder):
+def test_end_to_end_lora_trains_and_its_encoder_id_names_the_adapter(tmp_path, shared_data, encoder, tiny_end_to_end):
     config = tmp_path / "e2e.toml"
-    config.write_text(TINY_END_TO_END)
+    config.write_text(tiny_end_to_end)
     out = tmp_path / "e2e.safetensors"
     assert main(["train", "--config", str(config), "--out", str(out), "--data", str(shared_data), "--no-cache"]) == 0
     card = json.loads(out.with_suffix(".json").read_text())
@@ -144,8 +118,8 @@ def test_end_to_end_lora_trains_and_its_encoder_id_names_the_adapter(tmp_path, s
     assert len(v.score("a query", ["a doc"])) == 1
 
 
-def test_end_to_end_rejects_an_unknown_checkpoint_rule(tmp_path, shared_data):
+def test_end_to_end_rejects_an_unknown_checkpoint_rule(tmp_path, shared_data, tiny_end_to_end):
     config = tmp_path / "bad.toml"
-    config.write_text(TINY_END_TO_END.replace('select_on = "human"', 'select_on = "best"'))
+    config.write_text(tiny_end_to_end.replace('select_on = "human"', 'select_on = "best"'))
     assert main(["train", "--config", str(config), "--out", str(tmp_path / "x.safetensors"),
                  "--data", str(shared_data), "--no-cache"]) == 2
