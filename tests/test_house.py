@@ -60,3 +60,16 @@ def test_search_samples_show_the_shipped_threshold():
     cli = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
     block = cli[cli.index("<!-- sample:search:begin -->") : cli.index("<!-- sample:search:end -->")]
     assert f"mode fuse, threshold {card.threshold:.4g}" in block
+
+
+def test_the_readme_names_every_extra():
+    """The README listed the extras but not `cli`."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    line = readme[readme.index("Extras of `verimap`") :].split("\n\n")[0]
+    assert all(f"`{name}`" in line for name in extras), sorted(extras)
