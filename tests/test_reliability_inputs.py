@@ -15,14 +15,14 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from verimap import MaxSim, PooledCosine, Ranking, TruncationWarning
 from verimap.inputs import has_visible_text
+from verimap.testing import FAST as SHARED_FAST
 
-FAST = settings(max_examples=40, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FAST = settings(SHARED_FAST, max_examples=40)  # the adapters' suites' settings, with 40 examples
 
 QUERY = "Did the dog bite the man?"
 DOCS = ["The dog bit the man.", "The man bit the dog.", "Paris is the capital of France."]
