@@ -21,26 +21,84 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "src" / "verimap" / "lexicon"
 POS = {"a": "ADJ", "s": "ADJ", "v": "VERB", "n": "NOUN", "r": "ADV"}
 EXTRA = [  # commands and states of the semantic-cache kind, and the rules' tables
-    ("enable", "disable", "v"), ("turn on", "turn off", "v"), ("switch on", "switch off", "v"),
-    ("activate", "deactivate", "v"), ("lock", "unlock", "v"), ("add", "remove", "v"), ("add", "delete", "v"),
-    ("increase", "decrease", "v"), ("increase", "reduce", "v"), ("raise", "lower", "v"), ("open", "close", "v"),
-    ("start", "stop", "v"), ("allow", "block", "v"), ("allow", "forbid", "v"), ("allow", "prevent", "v"),
-    ("show", "hide", "v"), ("connect", "disconnect", "v"), ("subscribe", "unsubscribe", "v"),
-    ("include", "exclude", "v"), ("accept", "decline", "v"), ("accept", "reject", "v"), ("approve", "reject", "v"),
-    ("approve", "deny", "v"), ("upload", "download", "v"), ("import", "export", "v"), ("buy", "sell", "v"),
-    ("deposit", "withdraw", "v"), ("send", "receive", "v"), ("win", "lose", "v"), ("cause", "prevent", "v"),
-    ("promote", "inhibit", "v"), ("eat", "avoid", "v"), ("arrive", "depart", "v"), ("join", "leave", "v"),
-    ("pass", "fail", "v"), ("succeed", "fail", "v"), ("mute", "unmute", "v"), ("follow", "unfollow", "v"),
-    ("pin", "unpin", "v"), ("install", "uninstall", "v"), ("freeze", "unfreeze", "v"), ("block", "unblock", "v"),
-    ("log in", "log out", "v"), ("sign in", "sign out", "v"), ("zoom in", "zoom out", "v"), ("attach", "detach", "v"),
-    ("before", "after", "r"), ("above", "below", "r"), ("inside", "outside", "r"), ("over", "under", "r"),
-    ("up", "down", "r"), ("in", "out", "r"), ("on", "off", "r"), ("early", "late", "a"), ("more", "less", "a"),
-    ("most", "least", "a"), ("heavy", "light", "a"), ("dark", "light", "a"), ("first", "last", "a"),
-    ("maximum", "minimum", "n"), ("min", "max", "n"), ("income", "expense", "n"), ("credit", "debit", "n"),
-    ("profit", "loss", "n"), ("north", "south", "n"), ("east", "west", "n"), ("left", "right", "n"),
-    ("day", "night", "n"), ("man", "woman", "n"), ("men", "women", "n"), ("boy", "girl", "n"),
-    ("domestic", "international", "a"), ("public", "private", "a"), ("online", "offline", "a"),
-    ("positive", "negative", "a"), ("present", "absent", "a"), ("legal", "illegal", "a"), ("safe", "unsafe", "a"),
+    ("enable", "disable", "v"),
+    ("turn on", "turn off", "v"),
+    ("switch on", "switch off", "v"),
+    ("activate", "deactivate", "v"),
+    ("lock", "unlock", "v"),
+    ("add", "remove", "v"),
+    ("add", "delete", "v"),
+    ("increase", "decrease", "v"),
+    ("increase", "reduce", "v"),
+    ("raise", "lower", "v"),
+    ("open", "close", "v"),
+    ("start", "stop", "v"),
+    ("allow", "block", "v"),
+    ("allow", "forbid", "v"),
+    ("allow", "prevent", "v"),
+    ("show", "hide", "v"),
+    ("connect", "disconnect", "v"),
+    ("subscribe", "unsubscribe", "v"),
+    ("include", "exclude", "v"),
+    ("accept", "decline", "v"),
+    ("accept", "reject", "v"),
+    ("approve", "reject", "v"),
+    ("approve", "deny", "v"),
+    ("upload", "download", "v"),
+    ("import", "export", "v"),
+    ("buy", "sell", "v"),
+    ("deposit", "withdraw", "v"),
+    ("send", "receive", "v"),
+    ("win", "lose", "v"),
+    ("cause", "prevent", "v"),
+    ("promote", "inhibit", "v"),
+    ("eat", "avoid", "v"),
+    ("arrive", "depart", "v"),
+    ("join", "leave", "v"),
+    ("pass", "fail", "v"),
+    ("succeed", "fail", "v"),
+    ("mute", "unmute", "v"),
+    ("follow", "unfollow", "v"),
+    ("pin", "unpin", "v"),
+    ("install", "uninstall", "v"),
+    ("freeze", "unfreeze", "v"),
+    ("block", "unblock", "v"),
+    ("log in", "log out", "v"),
+    ("sign in", "sign out", "v"),
+    ("zoom in", "zoom out", "v"),
+    ("attach", "detach", "v"),
+    ("before", "after", "r"),
+    ("above", "below", "r"),
+    ("inside", "outside", "r"),
+    ("over", "under", "r"),
+    ("up", "down", "r"),
+    ("in", "out", "r"),
+    ("on", "off", "r"),
+    ("early", "late", "a"),
+    ("more", "less", "a"),
+    ("most", "least", "a"),
+    ("heavy", "light", "a"),
+    ("dark", "light", "a"),
+    ("first", "last", "a"),
+    ("maximum", "minimum", "n"),
+    ("min", "max", "n"),
+    ("income", "expense", "n"),
+    ("credit", "debit", "n"),
+    ("profit", "loss", "n"),
+    ("north", "south", "n"),
+    ("east", "west", "n"),
+    ("left", "right", "n"),
+    ("day", "night", "n"),
+    ("man", "woman", "n"),
+    ("men", "women", "n"),
+    ("boy", "girl", "n"),
+    ("domestic", "international", "a"),
+    ("public", "private", "a"),
+    ("online", "offline", "a"),
+    ("positive", "negative", "a"),
+    ("present", "absent", "a"),
+    ("legal", "illegal", "a"),
+    ("safe", "unsafe", "a"),
 ]
 
 
@@ -98,9 +156,11 @@ def main() -> None:
                 if _same_shape(x, a, y, b):
                     lines.add(tuple(sorted((x, y))))
     OUT.mkdir(parents=True, exist_ok=True)
-    header = ("# Antonym pairs (lower case, one pair per line, tab-separated). Built by scripts/build_lexicon.py from\n"
-              "# WordNet 3.0 (Copyright 2006 by Princeton University, see LICENSE-WordNet-3.0) and verimap's own\n"
-              "# opposite pairs, with inflections from lemminflect.\n")
+    header = (
+        "# Antonym pairs (lower case, one pair per line, tab-separated). Built by scripts/build_lexicon.py from\n"
+        "# WordNet 3.0 (Copyright 2006 by Princeton University, see LICENSE-WordNet-3.0) and verimap's own\n"
+        "# opposite pairs, with inflections from lemminflect.\n"
+    )
     body = "".join(f"{x}\t{y}\n" for x, y in sorted(lines))
     (OUT / "antonyms.tsv").write_text(header + body, encoding="utf-8")
     shutil.copy(folder / "LICENSE", OUT / "LICENSE-WordNet-3.0")
@@ -109,6 +169,7 @@ def main() -> None:
 
 def _same_shape(x: str, a: str, y: str, b: str) -> bool:
     """Whether inflected forms ``x`` of ``a`` and ``y`` of ``b`` carry the same ending (both -ed, both -s ...)."""
+
     def ending(form: str, base: str) -> str:
         if form == base:
             return ""

@@ -6,29 +6,13 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
+
+from verimap.testing import encoder, verifier  # noqa: F401  (session fixtures: the real encoder and verifier)
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-# Tests use tiny batches: on a 2-core machine shared with other processes, torch's intra-op pool spins against
-# them and one verifier forward took 1.0 s with two threads vs 0.014 s with one (measured here).
-torch.set_num_threads(1)
 
+# The team keeps the data in ../shared/data beside the checkout; tests pass it explicitly (--data, data_dir=...).
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-@pytest.fixture(scope="session")
-def encoder():
-    """The process-wide bundled encoder: the same instance the adapters and in-process CLI calls use."""
-    from verimap.shared import shared_encoder
-
-    return shared_encoder()
-
-
-@pytest.fixture(scope="session")
-def verifier(encoder):
-    from verimap.shared import shared_verifier
-
-    return shared_verifier()
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +20,35 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_end_to_end() -> str:
+    """A training config small enough for a test: one frozen epoch, then two end-to-end LoRA steps."""
+    return """
+sources = ["breaking_nli"]
+max_train = 64
+max_dev = 64
+epochs = 1
+batch_size = 32
+encoder_max_length = 32
+adapter_rank = 2
+adapter_alpha = 4.0
+steps = 2
+end_to_end_batch_size = 4
+eval_every = 2
+probe_rows = 32
+head_lr = 1e-4
+select_on = "human"
+
+[network]
+map_rows = 16
+map_cols = 16
+patch = 8
+dim = 16
+depth = 1
+heads = 2
+"""
 
 
 @pytest.fixture()
@@ -54,8 +67,11 @@ def chroma_server(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen([chroma, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1",
-                               "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [chroma, "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -1,5 +1,5 @@
 """The token-embedding cache: hits equal misses, the byte budget holds, changed text is never served stale,
-the disk tier survives a new process-like cache, and the store, CLI and adapters go through it."""
+the disk tier survives a new process-like cache, and the store and CLI go through it (the adapters: their suites)."""
 
 from __future__ import annotations
 
@@ -153,22 +153,3 @@ def test_cli_search_reads_what_index_stored(tmp_path, capsys, encoder):
     capsys.readouterr()
     assert encoder.cache.stats()["disk_hits"] - before == len(DOCS)
     encoder.cache.detach()
-
-
-def test_adapters_go_through_the_shared_cache(encoder):
-    haystack = pytest.importorskip("haystack")
-    from haystack_integrations.components.rankers.verimap import StructuralVerifierRanker
-    from langchain_core.documents import Document as LCDocument
-    from langchain_verimap import StructuralVerifierCompressor
-
-    texts = [f"{d} (adapter cache check)" for d in DOCS]
-    keys = [cache_key(encoder.encoder_id, encoder.max_length, t) for t in texts]
-    encoder.cache.clear()
-    ranker = StructuralVerifierRanker()
-    ranker.warm_up()
-    ranker.run(query=QUERY, documents=[haystack.Document(content=t) for t in texts])
-    assert all(e is not None for e in encoder.cache.get_many(keys))
-    encoder.cache.clear()
-    StructuralVerifierCompressor().compress_documents([LCDocument(page_content=t) for t in texts], QUERY)
-    assert all(e is not None for e in encoder.cache.get_many(keys))
-

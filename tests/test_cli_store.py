@@ -111,7 +111,8 @@ def test_index_some_files_skipped_is_exit_1(capsys, tmp_path, kb):
     assert "empty.md: empty file" in err
     assert "broken.jsonl: line 2: not valid JSON" in err
     assert "table.csv: unsupported file type" in err
-    assert "indexed 7 passage(s)" in out and "3 file(s) skipped" in out
+    # broken.jsonl's good line 1 is indexed; its bad line 2 is named and skipped
+    assert "indexed 8 passage(s)" in out and "1 JSONL line(s) skipped" in out and "2 file(s) skipped" in out
 
 
 def test_index_beir_corpus_gz(capsys, tmp_path):
@@ -131,7 +132,10 @@ def test_index_beir_corpus_gz(capsys, tmp_path):
 
 def test_splitter():
     assert split_text("") == []
-    assert split_text("# Title\n\nBody line one\nline two.\n\n\n  \nLast.") == ["Title. Body line one line two.", "Last."]
+    assert split_text("# Title\n\nBody line one\nline two.\n\n\n  \nLast.") == [
+        "Title. Body line one line two.",
+        "Last.",
+    ]
     assert split_text("## Why?\n### Really\nText.\n\n# End") == ["Why? Really. Text.", "End."]
     assert split_text("Not # a heading.\n\n#hashtag") == ["Not # a heading.", "#hashtag"]
     long = " ".join(f"Sentence number {i} is here." for i in range(40))  # 200 words
@@ -228,8 +232,9 @@ def test_config_is_read_and_flags_override_it(capsys, tmp_path, kb, monkeypatch)
     res = json.loads(out)
     assert res["mode"] == "filter" and res["threshold"] == 0.0 and res["recalled"] == 4 and len(res["results"]) == 2
 
-    rc, out, err = run(capsys, "search", QUERY, "--json", "--mode", "rerank", "--k", "3", "--recall-k", "5",
-                       "--threshold", "1")
+    rc, out, err = run(
+        capsys, "search", QUERY, "--json", "--mode", "rerank", "--k", "3", "--recall-k", "5", "--threshold", "1"
+    )
     res = json.loads(out)
     assert res["mode"] == "rerank" and res["threshold"] == 1.0 and res["recalled"] == 5 and res["results"] == []
 
@@ -268,3 +273,55 @@ def test_bad_config(capsys, tmp_path, body, message):
 def test_missing_config_file(capsys, tmp_path):
     rc, out, err = run(capsys, "verify", "q", "c", "--config", tmp_path / "nope.toml")
     assert rc == 2 and "config file not found" in err
+
+
+# -- one policy, one meaning of "accepted" -----------------------------------------------------------------------------
+def test_search_defaults_to_the_library_policy(capsys, tmp_path, kb, verifier):
+    """`verimap search` used to default to rerank, and its --mode fuse fused with the recall score: now it ranks
+    exactly as Verifier.rank does by default (fuse with MaxSim, nothing dropped without a threshold)."""
+    index(capsys, tmp_path, kb)
+    res = search_json(capsys, tmp_path, QUERY, "--show-rejected")
+    assert res["mode"] == "fuse" and res["rejected"] == [] and res["recalled"] == 7
+    texts = {r["recall_rank"]: r["text"] for r in res["results"]}
+    library = verifier.rank(QUERY, [texts[i] for i in sorted(texts)], top_k=10)
+    assert [r["text"] for r in res["results"]] == [texts[r.index + 1] for r in library]
+    assert [r["score"] for r in res["results"]] == pytest.approx([r.score for r in library], abs=1e-6)
+
+
+def test_search_header_counts_what_the_rows_say(capsys, tmp_path, kb):
+    """In fuse mode the header used to say "7 accepted ... 0 rejected" while rows said REJECT."""
+    query = "Flights from Paris to Rome"  # the shipped threshold accepts the two flight passages, rejects the rest
+    index(capsys, tmp_path, kb)
+    res = search_json(capsys, tmp_path, query)
+    verdicts = [r["accepted"] for r in res["results"]]
+    assert True in verdicts and False in verdicts
+    assert res["accepted"] == sum(verdicts)
+    rc, out, err = run(capsys, "search", query, "--store", tmp_path / "index", "--width", "120")
+    assert rc == 0, err
+    head, rows = out.splitlines()[0], out.splitlines()[3:]
+    accepted, rejected = sum(" ACCEPT " in r for r in rows), sum(" REJECT " in r for r in rows)
+    assert head.startswith(f"7 recalled: {accepted} accepted, {rejected} rejected — mode fuse, threshold 0.0586")
+    assert "none set aside; showing 7" in head
+    rc, out, err = run(capsys, "search", query, "--store", tmp_path / "index", "--mode", "rerank", "--width", "120")
+    head, rows = out.splitlines()[0], out.splitlines()[3:]
+    assert head.startswith(f"7 recalled: {accepted} accepted, {rejected} rejected — mode rerank")
+    assert f"{rejected} set aside; showing {accepted}" in head and all(" ACCEPT " in r for r in rows)
+
+
+# -- index: one bad JSONL line ---------------------------------------------------------------------------------------
+def test_one_bad_jsonl_line_skips_that_line_only(capsys, tmp_path):
+    """Lines 1 and 3 used to be lost with the whole file because line 2 was not JSON."""
+    src = tmp_path / "faq.jsonl"
+    src.write_bytes(
+        b'{"id": "one", "text": "Small pets may travel in the cabin."}\n{not json\n'
+        b'{"id": "three", "text": "A second bag costs 40 euros per flight."}\n"a string"\n'
+        b'{"id": "five", "text": "caf\xe9 in latin-1"}\n'
+    )
+    rc, out, err = index(capsys, tmp_path, src)
+    assert rc == 1  # something was skipped: not silent
+    assert "indexed 2 passage(s) from 1 file(s)" in out and "3 JSONL line(s) skipped" in out
+    assert f"skipped {src}: line 2: not valid JSON" in err
+    assert f"skipped {src}: line 4: expected a JSON object" in err
+    assert f"skipped {src}: line 5: not UTF-8 text" in err
+    res = search_json(capsys, tmp_path, "Can my pet travel with me?", "--recall-k", "5")
+    assert {r["id"] for r in res["results"]} == {"one", "three"}

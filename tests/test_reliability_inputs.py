@@ -15,14 +15,14 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from verimap import MaxSim, PooledCosine, TruncationWarning
+from verimap import MaxSim, PooledCosine, Ranking, TruncationWarning
 from verimap.inputs import has_visible_text
+from verimap.testing import FAST as SHARED_FAST
 
-FAST = settings(max_examples=40, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FAST = settings(SHARED_FAST, max_examples=40)  # the adapters' suites' settings, with 40 examples
 
 QUERY = "Did the dog bite the man?"
 DOCS = ["The dog bit the man.", "The man bit the dog.", "Paris is the capital of France."]
@@ -37,8 +37,9 @@ ODD = (
     "e\u0301\u0308ﬁ①Ⅻ"  # combining marks, ligature, compatibility forms
 )
 odd_text = st.text(alphabet=st.sampled_from(sorted(set(ODD))), max_size=24)
-words = st.lists(st.sampled_from(["the", "dog", "bit", "man", "🐶", "狗", "الكلب", "\u200b", "\x00", "Paris"]),
-                 max_size=8).map(" ".join)
+words = st.lists(
+    st.sampled_from(["the", "dog", "bit", "man", "🐶", "狗", "الكلب", "\u200b", "\x00", "Paris"]), max_size=8
+).map(" ".join)
 any_text = st.one_of(odd_text, words)
 
 
@@ -69,7 +70,8 @@ def test_score_and_rank_on_odd_unicode(verifier, query, docs, dupe):
         return
     scores = verifier.score(query, docs)
     finite_probabilities(scores, len(docs))
-    kept, rejected = verifier.rank(query, docs, threshold=0.5, return_rejected=True)
+    ranking = verifier.rank(query, docs, threshold=0.5)
+    kept, rejected = ranking.kept, ranking.rejected
     assert docs == before  # the caller's list is untouched
     assert sorted(r.index for r in kept + rejected) == list(range(len(docs)))  # every document exactly once
     for r in kept + rejected:
@@ -95,7 +97,8 @@ def test_rank_parameters_are_checked_or_honoured(verifier, top_k, threshold, mod
         with pytest.raises(ValueError, match=name):
             verifier.rank(QUERY, DOCS, top_k=top_k, threshold=threshold, mode=mode)
         return
-    kept, rejected = verifier.rank(QUERY, DOCS, top_k=top_k, threshold=threshold, mode=mode, return_rejected=True)
+    ranking = verifier.rank(QUERY, DOCS, top_k=top_k, threshold=threshold, mode=mode)
+    kept, rejected = ranking.kept, ranking.rejected
     t = verifier.threshold if threshold is None else threshold
     accepted = [r for r in kept + rejected if r.accepted]
     assert all(r.accepted == (r.verifier_score >= t) for r in kept + rejected)
@@ -110,38 +113,51 @@ def test_rank_parameters_are_checked_or_honoured(verifier, top_k, threshold, mod
 
 
 # -- named errors --------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("docs, error, message", [
-    (None, TypeError, "documents must be a list of strings, got NoneType"),
-    ("one string", TypeError, "documents must be a list of strings, got str"),
-    ({"a": 1}, TypeError, "documents must be a list of strings, got dict"),
-    ((d for d in DOCS), TypeError, "documents must be a list of strings, got generator"),
-    (["ok", None], TypeError, r"documents\[1\] must be a string, got NoneType"),
-    (["ok", 3], TypeError, r"documents\[1\] must be a string, got int"),
-    ([b"bytes"], TypeError, r"documents\[0\] must be a string, got bytes"),
-    (["ok", "lone \ud800 surrogate"], ValueError, r"documents\[1\] is not valid Unicode text: lone surrogate"),
-])
+@pytest.mark.parametrize(
+    "docs, error, message",
+    [
+        (None, TypeError, "documents must be a list of strings, got NoneType"),
+        ("one string", TypeError, "documents must be a list of strings, got str"),
+        ({"a": 1}, TypeError, "documents must be a list of strings, got dict"),
+        ((d for d in DOCS), TypeError, "documents must be a list of strings, got generator"),
+        (["ok", None], TypeError, r"documents\[1\] must be a string, got NoneType"),
+        (["ok", 3], TypeError, r"documents\[1\] must be a string, got int"),
+        ([b"bytes"], TypeError, r"documents\[0\] must be a string, got bytes"),
+        (["ok", "lone \ud800 surrogate"], ValueError, r"documents\[1\] is not valid Unicode text: lone surrogate"),
+    ],
+)
 def test_bad_documents_are_named(verifier, docs, error, message):
-    for call in (lambda: verifier.score(QUERY, docs), lambda: verifier.rank(QUERY, docs),
-                 lambda: asyncio.run(verifier.rank_async(QUERY, docs)),
-                 lambda: MaxSim(verifier.encoder).score(QUERY, docs),
-                 lambda: PooledCosine(verifier.encoder).score(QUERY, docs)):
+    for call in (
+        lambda: verifier.score(QUERY, docs),
+        lambda: verifier.rank(QUERY, docs),
+        lambda: asyncio.run(verifier.rank_async(QUERY, docs)),
+        lambda: MaxSim(verifier.encoder).score(QUERY, docs),
+        lambda: PooledCosine(verifier.encoder).score(QUERY, docs),
+    ):
         with pytest.raises(error, match=message):
             call()
 
 
-@pytest.mark.parametrize("query, error, message", [
-    (None, TypeError, "query must be a string, got NoneType"),
-    (42, TypeError, "query must be a string, got int"),
-    (b"bytes", TypeError, "query must be a string, got bytes"),
-    ("", ValueError, "query must be a non-empty string"),
-    (" \t\n ", ValueError, "query must be a non-empty string"),
-    ("\u200b\u200d\ufeff", ValueError, "query must be a non-empty string"),
-    ("\x00\x00", ValueError, "query must be a non-empty string"),
-    ("lone \udcff", ValueError, "query is not valid Unicode text"),
-])
+@pytest.mark.parametrize(
+    "query, error, message",
+    [
+        (None, TypeError, "query must be a string, got NoneType"),
+        (42, TypeError, "query must be a string, got int"),
+        (b"bytes", TypeError, "query must be a string, got bytes"),
+        ("", ValueError, "query must be a non-empty string"),
+        (" \t\n ", ValueError, "query must be a non-empty string"),
+        ("\u200b\u200d\ufeff", ValueError, "query must be a non-empty string"),
+        ("\x00\x00", ValueError, "query must be a non-empty string"),
+        ("lone \udcff", ValueError, "query is not valid Unicode text"),
+    ],
+)
 def test_bad_queries_are_named(verifier, query, error, message):
-    for call in (lambda: verifier.score(query, DOCS), lambda: verifier.rank(query, DOCS),
-                 lambda: verifier.rank(query, []), lambda: verifier.explain(query, DOCS[0])):
+    for call in (
+        lambda: verifier.score(query, DOCS),
+        lambda: verifier.rank(query, DOCS),
+        lambda: verifier.rank(query, []),
+        lambda: verifier.explain(query, DOCS[0]),
+    ):
         with pytest.raises(error, match=message):
             call()
 
@@ -159,34 +175,38 @@ def test_bad_pairs_and_encoder_texts_are_named(verifier):
         verifier.explain(QUERY, None)
 
 
-@pytest.mark.parametrize("prior, message", [
-    ([0.1, math.nan, 0.3], r"prior_scores\[1\] must be a finite number, got nan"),
-    ([0.1, 0.2, math.inf], r"prior_scores\[2\] must be a finite number, got inf"),
-    ([0.1, None, 0.3], r"prior_scores\[1\] must be a finite number, got None"),
-    ([0.1, "0.2", 0.3], r"prior_scores\[1\] must be a finite number"),
-    ([0.1, 0.2], "fuse mode needs one prior score per document"),
-])
+@pytest.mark.parametrize(
+    "prior, message",
+    [
+        ([0.1, math.nan, 0.3], r"prior_scores\[1\] must be a finite number, got nan"),
+        ([0.1, 0.2, math.inf], r"prior_scores\[2\] must be a finite number, got inf"),
+        ([0.1, None, 0.3], r"prior_scores\[1\] must be a finite number, got None"),
+        ([0.1, "0.2", 0.3], r"prior_scores\[1\] must be a finite number"),
+        ([0.1, 0.2], "fuse mode needs one prior score per document"),
+    ],
+)
 def test_bad_prior_scores_are_named(verifier, prior, message):
     with pytest.raises(ValueError, match=message):
         verifier.rank(QUERY, DOCS, mode="fuse", prior_scores=prior)
 
 
 def test_numpy_prior_scores_and_thresholds_are_accepted(verifier):
-    kept = verifier.rank(QUERY, DOCS, mode="fuse", prior_scores=np.array([0.3, 0.2, 0.1], dtype=np.float32),
-                         threshold=np.float32(0.0))
+    kept = verifier.rank(
+        QUERY, DOCS, mode="fuse", prior_scores=np.array([0.3, 0.2, 0.1], dtype=np.float32), threshold=np.float32(0.0)
+    )
     assert sorted(r.index for r in kept) == [0, 1, 2]
 
 
 # -- documented pass-throughs --------------------------------------------------------------------------------------
 def test_empty_list_and_empty_documents(verifier):
     assert verifier.score(QUERY, []) == []
-    assert verifier.rank(QUERY, []) == []
-    assert verifier.rank(QUERY, [], return_rejected=True) == ([], [])
+    assert list(verifier.rank(QUERY, [])) == []
+    assert verifier.rank(QUERY, []) == Ranking([], [], 0)
     assert verifier.score_pairs([]) == []
     # Blank or invisible-only *documents* have no tokens: they score 0.0 and are rejected by any positive threshold.
     blank = ["", "   ", "\u200b\u200d", "\x00"]
     assert verifier.score(QUERY, blank) == [0.0] * 4
-    assert verifier.rank(QUERY, blank, threshold=0.01) == []
+    assert list(verifier.rank(QUERY, blank, threshold=0.01)) == []
     assert verifier.explain(QUERY, "").doc_tokens == []
 
 

@@ -61,3 +61,18 @@ def test_other_geometry_is_refused(copy):
     card_path(copy).write_text(json.dumps(card))
     with pytest.raises(WeightsError, match="do not fit the card's network geometry"):
         load(copy)
+
+
+def test_save_leaves_the_card_it_is_given_alone(tmp_path):
+    import copy
+    import dataclasses
+
+    from verimap.weights import save
+
+    network, card, adapter = load()
+    card = dataclasses.replace(card, sha256=None)  # a card not written yet, as the trainer builds it
+    before = copy.deepcopy(card)
+    out = save(network, card, tmp_path / "w.safetensors", adapter)
+    assert card == before  # used to get the network and the file's sha256 written into it
+    _, written, _ = load(out)
+    assert written.sha256 is not None and written.threshold == card.threshold

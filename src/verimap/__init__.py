@@ -8,23 +8,27 @@ the man?").
 from __future__ import annotations
 
 from verimap.encoder import Encoded, TokenEncoder, TruncationWarning
-from verimap.policy import RankResult, apply_policy
+from verimap.errors import VerimapError, WeightsError
+from verimap.policy import Mode, Ranking, RankResult, apply_policy, prior_from_incoming
 from verimap.scorers import MaxSim, PooledCosine, Scorer
 from verimap.verifier import Explanation, Verifier
-from verimap.weights import WeightsError
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "Encoded",
     "Explanation",
     "MaxSim",
+    "Mode",
     "PooledCosine",
     "RankResult",
+    "Ranking",
     "Scorer",
     "TokenEncoder",
     "TruncationWarning",
     "Verifier",
+    "VerimapError",
     "WeightsError",
     "apply_policy",
+    "prior_from_incoming",
 ]

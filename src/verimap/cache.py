@@ -31,17 +31,20 @@ a text was cached.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sqlite3
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 
+from verimap.errors import TokenFileError
 from verimap.parse import Parse
 
 FORMATS = ("int8", "fp16", "fp32")
@@ -67,7 +70,7 @@ class Entry:
         return int(self.vectors.nbytes + self.pooled.nbytes + (self.parse.nbytes if self.parse is not None else 0))
 
 
-def default_cache() -> "TokenCache | None":
+def default_cache() -> TokenCache | None:
     """The cache a :class:`~verimap.encoder.TokenEncoder` gets unless told otherwise: in memory, with the budget
     from ``$VERIMAP_TOKEN_CACHE_MB`` (256 by default; ``0`` means no cache: encode every time, in fp32)."""
     raw = os.environ.get(BUDGET_ENV, "").strip()
@@ -121,8 +124,9 @@ class TokenCache:
     :param format: ``int8`` (default), ``fp16`` or ``fp32``.
     """
 
-    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES, *, path: str | Path | None = None,
-                 format: str = DEFAULT_FORMAT) -> None:
+    def __init__(
+        self, max_bytes: int = DEFAULT_MAX_BYTES, *, path: str | Path | None = None, format: str = DEFAULT_FORMAT
+    ) -> None:
         if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0:
             raise ValueError(f"max_bytes must be a non-negative integer, got {max_bytes!r}")
         if format not in FORMATS:
@@ -144,7 +148,9 @@ class TokenCache:
         return list(self._disks)
 
     def attach(self, path: str | Path) -> Path:
-        """Read through the SQLite file at ``path`` too (created if missing); returns its resolved path."""
+        """Read through the SQLite file at ``path`` too (created if missing); returns its resolved path.
+
+        A file that is not a token cache raises :class:`~verimap.errors.TokenFileError`."""
         path = Path(path).resolve()
         with self._lock:
             if path in self._disks:
@@ -165,7 +171,7 @@ class TokenCache:
                 conn.execute("ALTER TABLE tokens ADD COLUMN parse BLOB")
         except sqlite3.DatabaseError as exc:
             conn.close()
-            raise ValueError(f"{path} is not a verimap token cache ({exc})") from exc
+            raise TokenFileError(f"{path} is not a verimap token cache ({exc})") from exc
         with self._lock:
             if path in self._disks:  # attached by another thread meanwhile
                 conn.close()
@@ -217,18 +223,32 @@ class TokenCache:
             for k, e in items:
                 self._remember(k, e)
             if conn is not None:
-                rows = [(k, self.format, e.vectors.shape[0], e.pooled.shape[0], int(e.truncated),
-                         e.vectors.tobytes(), e.pooled.tobytes(), None if e.parse is None else e.parse.to_bytes())
-                        for k, e in items]
+                rows = [
+                    (
+                        k,
+                        self.format,
+                        e.vectors.shape[0],
+                        e.pooled.shape[0],
+                        int(e.truncated),
+                        e.vectors.tobytes(),
+                        e.pooled.tobytes(),
+                        None if e.parse is None else e.parse.to_bytes(),
+                    )
+                    for k, e in items
+                ]
                 conn.execute("BEGIN")
-                conn.executemany("INSERT OR REPLACE INTO tokens (key, format, rows, dim, truncated, vectors, pooled,"
-                                 " parse) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                conn.executemany(
+                    "INSERT OR REPLACE INTO tokens (key, format, rows, dim, truncated, vectors, pooled,"
+                    " parse) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
                 conn.execute("COMMIT")
 
     def entry(self, vectors: torch.Tensor, pooled: torch.Tensor, truncated: bool, parse: Parse | None = None) -> Entry:
         """Compress one encoding into this cache's format."""
-        return Entry(compress(vectors, self.format), compress(pooled, POOLED_FORMAT[self.format]), bool(truncated),
-                     parse)
+        return Entry(
+            compress(vectors, self.format), compress(pooled, POOLED_FORMAT[self.format]), bool(truncated), parse
+        )
 
     def clear(self) -> None:
         """Empty the memory tier (the disk file is kept)."""
@@ -238,10 +258,17 @@ class TokenCache:
 
     def stats(self) -> dict:
         with self._lock:
-            return {"entries": len(self._memory), "bytes": self._bytes, "max_bytes": self.max_bytes,
-                    "hits": self._hits, "misses": self._misses, "disk_hits": self._disk_hits,
-                    "evictions": self._evictions, "format": self.format,
-                    "paths": [str(p) for p in self._disks]}
+            return {
+                "entries": len(self._memory),
+                "bytes": self._bytes,
+                "max_bytes": self.max_bytes,
+                "hits": self._hits,
+                "misses": self._misses,
+                "disk_hits": self._disk_hits,
+                "evictions": self._evictions,
+                "format": self.format,
+                "paths": [str(p) for p in self._disks],
+            }
 
     # -- internals (lock held) -------------------------------------------------------------------------------
     def _remember(self, key: str, entry: Entry) -> None:
@@ -269,6 +296,63 @@ class TokenCache:
             for key, fmt, n, dim, truncated, vec, pooled, parse in rows:
                 if fmt != self.format:
                     continue  # written in another format: recompute rather than mix precisions
-                out[key] = Entry(np.frombuffer(vec, DTYPES[fmt]).reshape(n, dim),
-                                 np.frombuffer(pooled, DTYPES[POOLED_FORMAT[fmt]]), bool(truncated), _parse(parse, n))
+                out[key] = Entry(
+                    np.frombuffer(vec, DTYPES[fmt]).reshape(n, dim),
+                    np.frombuffer(pooled, DTYPES[POOLED_FORMAT[fmt]]),
+                    bool(truncated),
+                    _parse(parse, n),
+                )
         return out
+
+
+# -- token files, as the adapters take them ----------------------------------------------------------------------
+logger = logging.getLogger("verimap")
+
+
+def check_token_file(value: Any) -> str | None:
+    """A ``token_file`` setting as stored and serialised: ``None``, or a non-empty path string (an ``os.PathLike``
+    or ``bytes`` path becomes its string). Anything else raises ``TypeError``; an empty string,
+    :class:`~verimap.errors.TokenFileError`."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        value = os.fsdecode(value)
+    if isinstance(value, os.PathLike):
+        value = os.fspath(value)
+    if not isinstance(value, str):
+        raise TypeError(f"token_file must be a path string or None, got {type(value).__name__}")
+    if not value.strip():
+        raise TokenFileError("token_file must be a non-empty path (or None for no token file)")
+    return value
+
+
+def attach_token_file(cache: TokenCache | None, token_file: str | os.PathLike | None, owner: str) -> Path | None:
+    """Make ``cache`` (an encoder's) read through ``token_file`` too; returns the file's resolved path, or ``None``
+    when nothing was attached. The one way every adapter opens a token file (docs/token-files.md).
+
+    - No ``token_file``: nothing happens.
+    - No cache (``$VERIMAP_TOKEN_CACHE_MB=0``): the file is ignored, with one warning on the ``verimap`` logger
+      naming ``owner``.
+    - A path that is not a token file (a text file, a directory, an unwritable place): a
+      :class:`~verimap.errors.TokenFileError` naming ``owner`` and the path.
+
+    Attaching is process-wide (every user of the encoder reads through the file afterwards) and attaching an
+    attached file again is a no-op.
+    """
+    if token_file is None:
+        return None
+    if cache is None:
+        logger.warning(
+            "%s: token_file %r is ignored: the encoder has no token cache ($%s=0), so token vectors are "
+            "computed every time and nothing is read from or written to the file",
+            owner,
+            os.fspath(token_file),
+            BUDGET_ENV,
+        )
+        return None
+    try:
+        return cache.attach(token_file)
+    except (TokenFileError, sqlite3.Error, OSError) as exc:
+        raise TokenFileError(
+            f"{owner}: token_file {os.fspath(token_file)!r} cannot be used as a verimap token file: {exc}"
+        ) from exc

@@ -1,41 +1,33 @@
 """``verimap.toml``: defaults for every CLI command; command-line flags override it.
 
 The file is ``--config PATH`` if given, else ``./verimap.toml`` if it exists, else built-in defaults. All keys are
-optional and top-level::
+optional and top-level; docs/cli.md shows them with their defaults (generated from :class:`Config` by
+``scripts/docs_samples.py``). Unknown keys are an error (a typo should not be silently ignored).
 
-    store = "./verimap-index"   # local Chroma directory (relative paths: relative to this file)
-    collection = "verimap"
-    # host = "chroma.internal"  # use a Chroma server instead of the local directory
-    # port = 8000
-    encoder = ""                # local transformers model directory; empty/absent: the bundled MiniLM
-    weights = ""                # verifier .safetensors (with its .json card); empty/absent: the shipped weights
-    device = "cpu"
-    recall_k = 50               # candidates recalled from the store per search
-    k = 10                      # results shown per search
-    mode = "rerank"             # rerank | filter | fuse
-    threshold = 0.5             # accept threshold; absent: the weights card's default
-
-Unknown keys are an error (a typo should not be silently ignored).
+This module only reads and checks values; the command line is :mod:`verimap.cli`.
 """
 
 from __future__ import annotations
 
-import argparse
-from dataclasses import dataclass, fields, replace
+import json
+import os
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from verimap.policy import MODES
+from verimap.errors import ConfigError
+from verimap.policy import DEFAULT_MODE, MODES
+
+__all__ = ["CONFIG_NAME", "DATA_ENV", "Config", "ConfigError", "check", "data_dir", "load_config"]
 
 CONFIG_NAME = "verimap.toml"
-
-
-class ConfigError(ValueError):
-    """The config file is missing, unreadable, or holds a bad value."""
+DATA_ENV = "VERIMAP_DATA_DIR"
 
 
 @dataclass(frozen=True)
 class Config:
+    """Every ``verimap.toml`` key with its default (:data:`KEY_DOCS` says what each means)."""
+
     store: str = "./verimap-index"
     collection: str = "verimap"
     host: str | None = None
@@ -45,13 +37,34 @@ class Config:
     device: str = "cpu"
     recall_k: int = 50
     k: int = 10
-    mode: str = "rerank"
+    mode: str = DEFAULT_MODE
     threshold: float | None = None
+    data: str | None = None
     source: str | None = None  # the file these values came from, if any (not a config key)
 
 
+KEY_DOCS = {
+    "store": "local index directory; relative paths are relative to this file",
+    "collection": "collection name in the store",
+    "host": "a Chroma server to use instead of the local directory",
+    "port": "that server's port (absent: 8000)",
+    "encoder": 'local transformers model directory; "" or absent: the bundled MiniLM',
+    "weights": 'verifier .safetensors (with its .json card); "" or absent: the shipped weights',
+    "device": "torch device",
+    "recall_k": "candidates recalled per search",
+    "k": "results shown per search",
+    "mode": "fuse | rerank | filter (docs: verimap.policy)",
+    "threshold": "drops candidates under it in every mode; absent: the weights card's, and fuse drops nothing",
+    "data": "the shared data folder for eval, train and bench (or --data, or $VERIMAP_DATA_DIR)",
+}
+"""What each key means, one line each: the comments of :func:`example_toml`."""
+
+EXAMPLES = {"host": "chroma.internal", "port": 8000, "data": "../shared/data"}
+"""Values shown (commented out) for keys whose default is "absent"."""
+
+
 KEYS = {f.name for f in fields(Config)} - {"source"}
-PATH_KEYS = ("store", "encoder", "weights")
+PATH_KEYS = ("store", "encoder", "weights", "data")
 
 
 def _load_toml(path: Path) -> dict[str, Any]:
@@ -70,7 +83,9 @@ def _load_toml(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config {path} is not valid TOML: {exc}") from exc
     except UnicodeDecodeError as exc:  # tomllib decodes the bytes first: a binary or non-UTF-8 file lands here
-        raise ConfigError(f"config {path} is not valid TOML: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        raise ConfigError(
+            f"config {path} is not valid TOML: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from exc
 
 
 def check(cfg: Config) -> Config:
@@ -79,7 +94,7 @@ def check(cfg: Config) -> Config:
     for key in ("store", "collection", "device"):
         if not isinstance(getattr(cfg, key), str) or not getattr(cfg, key):
             raise ConfigError(f"{key} must be a non-empty string{where}")
-    for key in ("host", "encoder", "weights"):
+    for key in ("host", "encoder", "weights", "data"):
         value = getattr(cfg, key)
         if value is not None and not isinstance(value, str):
             raise ConfigError(f"{key} must be a string{where}")
@@ -87,7 +102,9 @@ def check(cfg: Config) -> Config:
         value = getattr(cfg, key)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{key} must be a positive integer, got {value!r}{where}")
-    if cfg.port is not None and (isinstance(cfg.port, bool) or not isinstance(cfg.port, int) or not 0 < cfg.port < 65536):
+    if cfg.port is not None and (
+        isinstance(cfg.port, bool) or not isinstance(cfg.port, int) or not 0 < cfg.port < 65536
+    ):
         raise ConfigError(f"port must be an integer in 1..65535, got {cfg.port!r}{where}")
     if cfg.mode not in MODES:
         raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {cfg.mode!r}{where}")
@@ -100,7 +117,7 @@ def check(cfg: Config) -> Config:
 def load_config(path: str | Path | None = None) -> Config:
     """Read ``path`` (must exist), or ``./verimap.toml`` if present, else defaults.
 
-    Relative paths in the file (``store``, ``encoder``, ``weights``) are resolved against the file's directory;
+    Relative paths in the file (``store``, ``encoder``, ``weights``, ``data``) are resolved against the file's directory;
     empty strings mean "default".
     """
     if path is None:
@@ -128,79 +145,44 @@ def load_config(path: str | Path | None = None) -> Config:
     return check(Config(**values, source=str(path)))
 
 
-# -- the CLI side --------------------------------------------------------------------------------------------------
-def add_config_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="TOML", help=f"config file (default: ./{CONFIG_NAME} if present)")
+def data_dir(flag: str | os.PathLike | None = None, cfg: Config | None = None, *, required: bool = True) -> Path | None:
+    """The shared data folder (training and evaluation data): ``flag`` (``--data``), else the config's ``data``
+    key, else ``$VERIMAP_DATA_DIR``. The one used must exist (:class:`ConfigError` naming it otherwise); when none
+    is given, a :class:`ConfigError` naming all three, or ``None`` if not ``required``."""
+    where = f"data in {cfg.source}" if cfg is not None and cfg.source else f"data in {CONFIG_NAME}"
+    for value, origin in (
+        (flag, "--data"),
+        (cfg.data if cfg else None, where),
+        (os.environ.get(DATA_ENV), f"${DATA_ENV}"),
+    ):
+        if value:
+            path = Path(value).expanduser()
+            if not path.is_dir():
+                raise ConfigError(f"data folder not found: {path} (from {origin})")
+            return path
+    if not required:
+        return None
+    raise ConfigError(
+        f'no data folder given: pass --data DIR, set data = "DIR" in {CONFIG_NAME}, or set ${DATA_ENV} '
+        "(the folder holding paws_dev/, scifact/, ...)"
+    )
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--encoder", help="local encoder model directory (default: bundled all-MiniLM-L6-v2)")
-    parser.add_argument("--weights", help="verifier .safetensors with its .json card (default: shipped weights)")
-    parser.add_argument("--device", help="torch device (default: cpu)")
-    parser.add_argument("--threshold", type=float, help="accept threshold in [0, 1] (default: the weights card's)")
-
-
-def add_store_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store", metavar="DIR", help="local index directory (default: ./verimap-index)")
-    parser.add_argument("--collection", help="collection name (default: verimap)")
-    parser.add_argument("--host", help="Chroma server host: use it instead of the local directory")
-    parser.add_argument("--port", type=int, help="Chroma server port (default: 8000)")
-
-
-def resolve(args: argparse.Namespace) -> Config:
-    """The config file's values with every flag the user gave on top; errors become one-line CLI errors."""
-    from verimap.cli import CLIError
-
-    try:
-        cfg = load_config(getattr(args, "config", None))
-        overrides = {k: getattr(args, k) for k in KEYS if getattr(args, k, None) is not None}
-        return check(replace(cfg, **overrides))
-    except ConfigError as exc:
-        raise CLIError(str(exc)) from exc
-
-
-def make_encoder(cfg: Config):
-    """The encoder a config names, loaded once per process (:func:`verimap.shared.shared_encoder`)."""
-    from verimap.cli import CLIError
-    from verimap.shared import shared_encoder
-
-    try:
-        return shared_encoder(cfg.encoder, cfg.device)
-    except (FileNotFoundError, OSError, ValueError, RuntimeError) as exc:
-        raise CLIError(f"cannot load encoder {cfg.encoder or '(bundled)'}: {exc}") from exc
-
-
-def make_verifier(cfg: Config, encoder=None):
-    from verimap.cli import CLIError
-    from verimap.verifier import Verifier
-    from verimap.weights import WeightsError
-
-    encoder = encoder if encoder is not None else make_encoder(cfg)
-    try:
-        return Verifier(cfg.weights, encoder=encoder, device=cfg.device, threshold=cfg.threshold)
-    except (WeightsError, FileNotFoundError, ValueError) as exc:
-        raise CLIError(f"cannot load verifier weights {cfg.weights or '(shipped)'}: {exc}") from exc
-
-
-def open_store(cfg: Config, encoder=None, *, create: bool):
-    from verimap.cli import CLIError
-    from verimap.store import StoreError, VerimapStore
-
-    try:
-        return VerimapStore(cfg.store, collection=cfg.collection, host=cfg.host, port=cfg.port,
-                            encoder=encoder, create=create)
-    except StoreError as exc:
-        raise CLIError(str(exc)) from exc
-    except ImportError as exc:
-        raise CLIError(str(exc)) from exc
-    except Exception as exc:  # chromadb: bad collection name, server unreachable, ...
-        raise CLIError(f"cannot open store {cfg.host or cfg.store}: {exc}") from exc
-
-
-def help_text(doc: str) -> str:
-    """A command module's docstring, minus its first paragraph and reST markup, for ``--help``."""
-    import re
-
-    body = doc.split("\n\n", 1)[1] if "\n\n" in doc else doc
-    body = re.sub(r":\w+:`~?([^`]+)`", r"\1", body)
-    return body.replace("``", "").strip()
+def example_toml(card_threshold: float | None = None) -> str:
+    """A ``verimap.toml`` holding every key at its default, one comment each (:data:`KEY_DOCS`): what docs/cli.md
+    shows. Keys that default to "absent" are commented out with an example value; ``threshold`` shows
+    ``card_threshold`` (the shipped weights' default)."""
+    examples = {**EXAMPLES, "threshold": 0.5 if card_threshold is None else card_threshold}
+    lines = []
+    for f in fields(Config):
+        if f.name not in KEY_DOCS:
+            continue
+        if f.default is not None:
+            assignment = f"{f.name} = {json.dumps(f.default)}"
+        elif f.name in ("encoder", "weights"):  # "" means the default too, and reads better than a comment
+            assignment = f'{f.name} = ""'
+        else:
+            assignment = f"# {f.name} = {json.dumps(examples[f.name])}"
+        lines.append((assignment, KEY_DOCS[f.name]))
+    width = max(len(a) for a, _ in lines) + 2
+    return "\n".join(f"{a:<{width}}# {doc}" for a, doc in lines)

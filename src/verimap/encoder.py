@@ -15,25 +15,30 @@ import hashlib
 import os
 import threading
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
-# Never reach a model hub: the bundled encoder is on disk, and so is any path a user passes.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+import torch
 
-import torch  # noqa: E402
-
-from verimap.cache import Entry, TokenCache, cache_key, decompress, default_cache  # noqa: E402
-from verimap.inputs import check_texts  # noqa: E402
-from verimap.parse import Parse, Parser  # noqa: E402
+from verimap.cache import Entry, TokenCache, cache_key, decompress, default_cache
+from verimap.inputs import check_texts
+from verimap.parse import Parse, Parser
 
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 PAD_TO = 16  # texts are padded to a multiple of this many ids (see TokenEncoder.encode)
 
 
 class TruncationWarning(UserWarning):
-    """Some inputs were longer than the encoder's max length and were cut."""
+    """Some inputs were longer than the encoder's max length and were cut.
+
+    :param count: how many texts of the call were cut.
+    :param max_length: the encoder's max length in tokens.
+    """
+
+    def __init__(self, message: str, count: int = 0, max_length: int = 0) -> None:
+        super().__init__(message)
+        self.count = count
+        self.max_length = max_length
 
 
 class Encoded:
@@ -49,8 +54,14 @@ class Encoded:
 
     __slots__ = ("_tokens", "vectors", "pooled", "truncated", "parse")
 
-    def __init__(self, tokens: list[str] | Callable[[], list[str]], vectors: torch.Tensor, pooled: torch.Tensor,
-                 truncated: bool = False, parse: Parse | None = None) -> None:
+    def __init__(
+        self,
+        tokens: list[str] | Callable[[], list[str]],
+        vectors: torch.Tensor,
+        pooled: torch.Tensor,
+        truncated: bool = False,
+        parse: Parse | None = None,
+    ) -> None:
         self._tokens = tokens
         self.vectors = vectors
         self.pooled = pooled
@@ -144,8 +155,10 @@ class TokenEncoder:
         self.tokenizer.model_max_length = 10**9
         # safetensors only: a pytorch_model.bin would be unpickled, and a model folder may come from anywhere.
         if not any(path.glob("*.safetensors")):
-            raise FileNotFoundError(f"no *.safetensors weights in encoder directory {path}: verimap loads "
-                                    "safetensors only, never pickled checkpoints (convert with safetensors.torch)")
+            raise FileNotFoundError(
+                f"no *.safetensors weights in encoder directory {path}: verimap loads "
+                "safetensors only, never pickled checkpoints (convert with safetensors.torch)"
+            )
         loaded = AutoModel.from_pretrained(path, local_files_only=True, use_safetensors=True)
         # fp32 whatever the file holds (or a newer transformers' "auto" dtype picks): the maps, LoRA and the cache
         # all assume it.
@@ -162,8 +175,9 @@ class TokenEncoder:
         return self.tokenizer.tokenize(text)
 
     @torch.inference_mode()
-    def encode(self, texts: Sequence[str], *, warn: bool = True,
-               persist: str | os.PathLike | None = None) -> list[Encoded]:
+    def encode(
+        self, texts: Sequence[str], *, warn: bool = True, persist: str | os.PathLike | None = None
+    ) -> list[Encoded]:
         """Encode texts, in the given order.
 
         :param texts: non-empty strings (``TypeError``/``ValueError`` otherwise, naming the index).
@@ -189,8 +203,9 @@ class TokenEncoder:
                 if entry is not None:
                     results[i] = self._from_entry(texts[i], entry)
             if persist is not None:  # indexing text seen before (e.g. as a query): the file must have it too
-                self.cache.put_many([(keys[i], e) for i, e in enumerate(found) if e is not None and i not in unparsed],
-                                    persist=persist)
+                self.cache.put_many(
+                    [(keys[i], e) for i, e in enumerate(found) if e is not None and i not in unparsed], persist=persist
+                )
         todo = [i for i in range(len(texts)) if results[i] is None]
         ids: dict[int, list[int]] = {}
         if todo:
@@ -198,8 +213,7 @@ class TokenEncoder:
             ids = dict(zip(todo, tokenized["input_ids"]))
         lengths = {i: len(x) for i, x in ids.items()}
         kept = {i: min(n, self.max_length) - 2 for i, n in lengths.items()}  # word pieces kept, without [CLS]/[SEP]
-        parses = dict(zip(todo, self._parse([texts[i] for i in todo], [kept[i] for i in todo]))) if self.parser \
-            else {}
+        parses = dict(zip(todo, self._parse([texts[i] for i in todo], [kept[i] for i in todo]))) if self.parser else {}
         # Length buckets: every text is padded to its own bucket's width (a multiple of PAD_TO), whatever else is in
         # the batch. A text's vectors then depend on nothing but the text: identical bits for any batch size or
         # thread count (padding to the batch's longest text moved them by ~1e-7, which int8 rounding could turn
@@ -221,9 +235,13 @@ class TokenEncoder:
                     n = int(batch["attention_mask"][row].sum())
                     vectors, truncated = tokens_vec[row, 1 : n - 1], lengths[i] > self.max_length
                     if self.cache is None:
-                        results[i] = Encoded(self.tokenizer.convert_ids_to_tokens(ids[i][1 : n - 1]),
-                                             vectors.cpu().clone(), pooled[row].cpu().clone(), truncated,
-                                             parses.get(i))
+                        results[i] = Encoded(
+                            self.tokenizer.convert_ids_to_tokens(ids[i][1 : n - 1]),
+                            vectors.cpu().clone(),
+                            pooled[row].cpu().clone(),
+                            truncated,
+                            parses.get(i),
+                        )
                     else:
                         entry = self.cache.entry(vectors, pooled[row], truncated, parses.get(i))
                         stored.append((keys[i], entry))
@@ -233,27 +251,36 @@ class TokenEncoder:
         cut = sum(r.truncated for r in results)  # type: ignore[union-attr]
         if cut and warn:
             warnings.warn(
-                f"{cut} of {len(texts)} text(s) exceeded {self.max_length} tokens and were truncated "
-                f"(raise max_length up to {self.model.config.max_position_embeddings}, or split long documents)",
-                TruncationWarning,
+                TruncationWarning(
+                    f"{cut} of {len(texts)} text(s) exceeded {self.max_length} tokens and were truncated "
+                    f"(raise max_length up to {self.model.config.max_position_embeddings}, or split long documents)",
+                    cut,
+                    self.max_length,
+                ),
                 stacklevel=3,  # past the inference_mode wrapper, to the caller
             )
         return results  # type: ignore[return-value]
 
     def _from_entry(self, text: str, entry: Entry) -> Encoded:
         n = len(entry.vectors)
-        return Encoded(lambda: self.tokenize(text)[:n], decompress(entry.vectors),
-                       decompress(entry.pooled[None])[0], entry.truncated, entry.parse)
+        return Encoded(
+            lambda: self.tokenize(text)[:n],
+            decompress(entry.vectors),
+            decompress(entry.pooled[None])[0],
+            entry.truncated,
+            entry.parse,
+        )
 
     def _parse(self, texts: list[str], pieces: list[int]) -> list[Parse]:
         """Parses of ``texts`` aligned to their first ``pieces[i]`` word pieces (those the vectors keep)."""
         if not texts:
             return []
-        offsets = self.tokenizer(texts, add_special_tokens=False, truncation=False,
-                                 return_offsets_mapping=True)["offset_mapping"]
+        offsets = self.tokenizer(texts, add_special_tokens=False, truncation=False, return_offsets_mapping=True)[
+            "offset_mapping"
+        ]
         return [p.cut(n) for p, n in zip(self.parser.parse(texts, offsets), pieces)]  # type: ignore[union-attr]
 
-    def with_cache(self, cache: TokenCache | None) -> "TokenEncoder":
+    def with_cache(self, cache: TokenCache | None) -> TokenEncoder:
         """This encoder (same loaded model, same lock) behind another cache, or none."""
         import copy
 
@@ -261,18 +288,20 @@ class TokenEncoder:
         clone.cache = cache
         return clone
 
-    def with_adapter(self, adapter: dict, state: dict[str, torch.Tensor] | None = None, *,
-                     merge: bool = False) -> "TokenEncoder":
+    def with_adapter(
+        self, adapter: dict, state: dict[str, torch.Tensor] | None = None, *, merge: bool = False
+    ) -> TokenEncoder:
         """A verifier-side copy of this encoder with LoRA layers (``adapter``: rank, alpha, targets), loaded
         from ``state`` when given. Tokenizer and settings are shared; this encoder is untouched. ``merge`` folds
         the adapter into the copy's weights (inference: no extra cost per token; no longer trainable)."""
         import copy
 
-        from verimap.adapter import DEFAULT_TARGETS, add_lora, load_lora_state, merge_lora
+        from verimap.lora import DEFAULT_TARGETS, add_lora, load_lora_state, merge_lora
 
         clone = copy.copy(self)
-        clone.model = add_lora(self.model, int(adapter["rank"]), float(adapter["alpha"]),
-                               tuple(adapter.get("targets", DEFAULT_TARGETS))).eval()
+        clone.model = add_lora(
+            self.model, int(adapter["rank"]), float(adapter["alpha"]), tuple(adapter.get("targets", DEFAULT_TARGETS))
+        ).eval()
         if state is not None:
             load_lora_state(clone.model, state)
         if merge:

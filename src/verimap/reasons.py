@@ -86,6 +86,9 @@ def explain_batch(network, batch: PairBatch, q_pos: list[str], min_shift: float 
         if top == "role" and cells and all(int(batch.q_tags[0, 1, i]) not in CORE_ROLES for i, _ in cells):
             name = "direction"  # the disagreeing roles are prepositions' objects: from/to, before/after ...
         return Reason(name, cells, shifts)
-    unmatched = [(i, -1) for i in range(m) if float(cos[i, best[i]]) < UNMATCHED_BELOW
-                 and i < len(q_pos) and q_pos[i] in CONTENT_POS]
+    unmatched = [
+        (i, -1)
+        for i in range(m)
+        if float(cos[i, best[i]]) < UNMATCHED_BELOW and i < len(q_pos) and q_pos[i] in CONTENT_POS
+    ]
     return Reason("unmatched" if unmatched else None, unmatched, shifts)

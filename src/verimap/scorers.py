@@ -12,7 +12,7 @@ in the document (ColBERT late interaction). Texts with no tokens score 0.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 

@@ -11,8 +11,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -54,6 +54,7 @@ def similarity_maps(
     mask = rows.unsqueeze(2) & cols.unsqueeze(1)
     return maps * mask, mask
 
+
 def windows(length: int, width: int, stride: int) -> list[tuple[int, int]]:
     """Start/end offsets covering ``length`` tokens with windows of ``width`` (last one flush with the end)."""
     if length <= width:
@@ -87,7 +88,7 @@ class PairBatch:
     pooled: torch.Tensor
     channels: tuple[str, ...]
 
-    def only(self, channels: Sequence[str]) -> "PairBatch":
+    def only(self, channels: Sequence[str]) -> PairBatch:
         """The same batch with just ``channels``, in that order (a network reads the channels its card names)."""
         if tuple(channels) == self.channels:
             return self
@@ -97,9 +98,15 @@ class PairBatch:
         idx = [self.channels.index(c) for c in channels]
         return PairBatch(self.maps[:, idx], self.mask, self.q_tags, self.d_tags, self.pooled, tuple(channels))
 
-    def to(self, device) -> "PairBatch":
-        return PairBatch(self.maps.to(device), self.mask.to(device), self.q_tags.to(device), self.d_tags.to(device),
-                         self.pooled.to(device), self.channels)
+    def to(self, device) -> PairBatch:
+        return PairBatch(
+            self.maps.to(device),
+            self.mask.to(device),
+            self.q_tags.to(device),
+            self.d_tags.to(device),
+            self.pooled.to(device),
+            self.channels,
+        )
 
 
 def _tags(parses, length: int, size: int) -> torch.Tensor:
@@ -179,8 +186,9 @@ def structure_maps(
         elif name == "confidence":
             cq, cd = _conf(q_parses, M).unsqueeze(2), _conf(d_parses, N).unsqueeze(1)
             planes.append(cq * cd * mask)
-    return PairBatch(torch.stack(planes, 1), mask, q_tags, d_tags, torch.tensor(list(pooled), dtype=torch.float32),
-                     tuple(channels))
+    return PairBatch(
+        torch.stack(planes, 1), mask, q_tags, d_tags, torch.tensor(list(pooled), dtype=torch.float32), tuple(channels)
+    )
 
 
 def _values(parses, size: int) -> torch.Tensor:

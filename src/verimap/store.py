@@ -23,22 +23,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from verimap.encoder import TokenEncoder
+from verimap.errors import StoreError
 from verimap.inputs import check_query, check_texts
+from verimap.optional import require
 
 DEFAULT_PATH = "./verimap-index"
 DEFAULT_COLLECTION = "verimap"
 ENCODER_KEY = "verimap_encoder"  # collection metadata: the encoder that produced the vectors
 SPACE = "cosine"
 TOKEN_FILE = "verimap-tokens.sqlite"  # token vectors of indexed passages, beside Chroma's own files
-
-
-class StoreError(RuntimeError):
-    """The store cannot be opened or used as asked (missing index, encoder mismatch, wrong space, bad input)."""
 
 
 @dataclass(frozen=True)
@@ -111,11 +110,8 @@ class VerimapStore:
         headers: Mapping[str, str] | None = None,
         token_file: str | Path | bool = True,
     ) -> None:
-        try:
-            import chromadb
-            from chromadb.config import Settings
-        except ImportError as exc:  # pragma: no cover - optional dependency
-            raise ImportError("verimap.store needs chromadb: pip install 'verimap[chroma]'") from exc
+        chromadb = require("chromadb", install="'verimap[chroma]'", who="verimap.store")
+        from chromadb.config import Settings
 
         settings = Settings(anonymized_telemetry=False)
         self.collection_name = collection

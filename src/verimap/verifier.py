@@ -12,9 +12,9 @@ True
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -23,7 +23,7 @@ from verimap import weights as weights_io
 from verimap.encoder import Encoded, TokenEncoder
 from verimap.inputs import check_query, check_texts
 from verimap.parse import POS
-from verimap.policy import RankResult, apply_policy
+from verimap.policy import DEFAULT_MODE, Mode, Ranking, apply_policy, verdict
 from verimap.reasons import explain_batch
 from verimap.scorers import Scorer, maxsim
 from verimap.simmap import cosine_map, structure_maps, windows
@@ -55,7 +55,7 @@ class Explanation:
         return [t for t, (_, s) in zip(self.query_tokens, self.best_match) if s < below]
 
     def to_text(self) -> str:
-        lines = [f"score {self.score:.3f} → {'ACCEPT' if self.accepted else 'REJECT'} (threshold {self.threshold:.2f})"]
+        lines = [f"score {self.score:.3f} → {'ACCEPT' if self.accepted else 'REJECT'} (threshold {self.threshold:.4g})"]
         if self.reason:
             pairs = ", ".join(f"{a} ↔ {b}" for a, b in self.reason_tokens[:6])
             lines.append(f"  why: {self.reason}" + (f" ({pairs})" if pairs else ""))
@@ -93,11 +93,14 @@ class Verifier(Scorer):
         stock = encoder if encoder is not None else TokenEncoder(device=device)
         self.network, self.card, adapter_state = weights_io.load(weights, encoder_id=stock.encoder_id)
         # With an adapter, token vectors come from a tuned copy of the encoder; recall keeps the stock one.
-        super().__init__(stock.with_adapter(self.card.adapter, adapter_state, merge=True)
-                         if self.card.adapter else stock)
+        super().__init__(
+            stock.with_adapter(self.card.adapter, adapter_state, merge=True) if self.card.adapter else stock
+        )
         if weights_io.needs_parse(self.card.network) and self.encoder.parser is None:
-            raise weights_io.WeightsError("these weights read the dependency parse, but the encoder was built without "
-                                          "a parser (TokenEncoder(parser=False)); pass an encoder with a parser")
+            raise weights_io.WeightsError(
+                "these weights read the dependency parse, but the encoder was built without "
+                "a parser (TokenEncoder(parser=False)); pass an encoder with a parser"
+            )
         self.device = torch.device(device)
         self.network.to(self.device)
         if batch_size < 1:
@@ -134,15 +137,20 @@ class Verifier(Scorer):
         if not len(q.vectors) or not len(d.vectors):
             return []
         pooled = float(q.pooled @ d.pooled)
-        return [((k, qi, qs, s), (q.vectors[qs:qe], d.vectors[s:e], _window(q.parse, qs, qe),
-                                  _window(d.parse, s, e), pooled))
-                for qi, (qs, qe) in enumerate(windows(len(q.vectors), rows, max(1, rows // 2)))
-                for s, e in windows(len(d.vectors), cols, max(1, cols // 2))]
+        return [
+            (
+                (k, qi, qs, s),
+                (q.vectors[qs:qe], d.vectors[s:e], _window(q.parse, qs, qe), _window(d.parse, s, e), pooled),
+            )
+            for qi, (qs, qe) in enumerate(windows(len(q.vectors), rows, max(1, rows // 2)))
+            for s, e in windows(len(d.vectors), cols, max(1, cols // 2))
+        ]
 
     def _batch(self, items: list[tuple]):
         rows, cols = self.card.network.map_rows, self.card.network.map_cols
-        return structure_maps(*zip(*[c[:4] for c in items]), (rows, cols), self.card.network.channels,
-                              [c[4] for c in items]).to(self.device)
+        return structure_maps(
+            *zip(*[c[:4] for c in items]), (rows, cols), self.card.network.channels, [c[4] for c in items]
+        ).to(self.device)
 
     @torch.inference_mode()
     def _window_logits(self, pairs: list[tuple[Encoded, Encoded]]) -> list[tuple[tuple[int, int, int, int], float]]:
@@ -150,9 +158,15 @@ class Verifier(Scorer):
         items = [w for k, (q, d) in enumerate(pairs) for w in self._windows(k, q, d)]
         # Length buckets: the network cuts each batch to its largest map, so similar sizes share a batch. The key
         # depends only on the pair itself, so a candidate's batch (and its bits) do not depend on input order.
-        order = sorted(range(len(items)), key=lambda i: (len(items[i][1][0]), len(items[i][1][1]),
-                                                          float(items[i][1][1][:1].sum()),
-                                                          float(items[i][1][0][:1].sum())))
+        order = sorted(
+            range(len(items)),
+            key=lambda i: (
+                len(items[i][1][0]),
+                len(items[i][1][1]),
+                float(items[i][1][1][:1].sum()),
+                float(items[i][1][0][:1].sum()),
+            ),
+        )
         out = []
         for start in range(0, len(order), self.batch_size):
             chunk = [items[i] for i in order[start : start + self.batch_size]]
@@ -185,26 +199,20 @@ class Verifier(Scorer):
         top_k: int | None = None,
         threshold: float | None = None,
         *,
-        mode: str = "fuse",
+        mode: Mode = DEFAULT_MODE,
         prior_scores: Sequence[float] | None = None,
-        return_rejected: bool = False,
-    ) -> list[RankResult] | tuple[list[RankResult], list[RankResult]]:
-        """Verify ``documents`` against ``query`` and order them.
+    ) -> Ranking:
+        """Verify ``documents`` against ``query`` and order them by the policy (:mod:`verimap.policy`).
 
         :param top_k: keep at most this many documents (applied after the threshold).
-        :param threshold: accept threshold. ``None``: in ``rerank``/``filter`` mode this verifier's (the card's
-            default unless overridden), and in ``fuse`` mode no document is dropped (each result's ``accepted``
-            still gives its verdict at this verifier's threshold); a number drops documents under it in every mode.
-        :param mode: ``fuse`` (default) | ``rerank`` | ``filter`` (see :func:`verimap.policy.apply_policy`).
-            ``fuse`` orders by ``fuse_weight * verifier + (1 - fuse_weight) * prior``, the prior being MaxSim
-            (topical evidence from the same token vectors) unless ``prior_scores`` are given (e.g. the retriever's).
-            It is the default because it is the policy that did not rank worse than MaxSim on SciFact (nDCG@10 on
-            150 held-out queries: 0.738 vs MaxSim 0.731, weight chosen on 150 others; docs/benchmarks.md), while
-            sending the shipped model's rejections last lowered it to 0.710 (dropping them can only lower it
-            further); ``rerank`` drops rejections and orders by the verdict alone.
-        :param return_rejected: also return the documents set aside under the threshold.
-        :returns: the kept results (each with ``index``, ``score``, ``verifier_score``, ``accepted``), or
-            ``(kept, rejected)`` when ``return_rejected``.
+        :param threshold: a threshold for this call: documents under it are set aside, in every mode. ``None``:
+            this verifier's threshold gives the verdicts, and drops only in ``rerank`` / ``filter`` mode.
+        :param mode: ``fuse`` (default) | ``rerank`` | ``filter``. ``fuse`` orders by
+            ``fuse_weight * verifier + (1 - fuse_weight) * prior`` (``fuse_weight`` from the weights card), the
+            prior being MaxSim over the same token vectors unless ``prior_scores`` are given (e.g. the retriever's,
+            see :func:`verimap.policy.prior_from_incoming`). Why it is the default: docs/benchmarks.md.
+        :returns: a :class:`~verimap.policy.Ranking`: iterate it for the kept results (``index``, ``score``,
+            ``verifier_score``, ``accepted``); ``.rejected`` holds the ones set aside.
         """
         query = check_query(query)
         documents = check_texts(documents, "documents")
@@ -213,19 +221,19 @@ class Verifier(Scorer):
         scores = self._score_encoded(pairs)
         if mode == "fuse" and prior_scores is None:
             prior_scores = [maxsim(q.vectors, d.vectors) for q, d in pairs]
-        kept, rejected = apply_policy(
+        return apply_policy(
             scores,
             mode=mode,
-            threshold=self.threshold if threshold is None else threshold,
+            threshold=threshold,
+            default_threshold=self.threshold,
             top_k=top_k,
             prior_scores=prior_scores,
             fuse_weight=self.card.fuse_weight,
-            drop_rejected=not (mode == "fuse" and threshold is None),
         )
-        return (kept, rejected) if return_rejected else kept
 
-    async def rank_async(self, query: str, documents: Sequence[str], top_k: int | None = None,
-                         threshold: float | None = None, **kwargs):
+    async def rank_async(
+        self, query: str, documents: Sequence[str], top_k: int | None = None, threshold: float | None = None, **kwargs
+    ) -> Ranking:
         """:meth:`rank` in a worker thread, so an event loop keeps serving while torch computes."""
         return await asyncio.to_thread(self.rank, query, documents, top_k, threshold, **kwargs)
 
@@ -243,8 +251,17 @@ class Verifier(Scorer):
         sim = cosine_map(q.vectors, d.vectors).numpy() if len(d.tokens) else np.zeros((len(q.tokens), 0), np.float32)
         best = [(int(r.argmax()), float(r.max())) if r.size else (-1, 0.0) for r in sim]
         reason, tokens = self._reason(q, d)
-        return Explanation(q.tokens, d.tokens, sim, best, score, score >= self.threshold, self.threshold, reason,
-                           [(q.tokens[i], d.tokens[j] if j >= 0 else "∅") for i, j in tokens])
+        return Explanation(
+            q.tokens,
+            d.tokens,
+            sim,
+            best,
+            score,
+            verdict(score, self.threshold),
+            self.threshold,
+            reason,
+            [(q.tokens[i], d.tokens[j] if j >= 0 else "∅") for i, j in tokens],
+        )
 
     def _reason(self, q: Encoded, d: Encoded) -> tuple[str | None, list[tuple[int, int]]]:
         """The channel that drove this pair's verdict (see :mod:`verimap.reasons`), on the window pair that decided

@@ -9,20 +9,19 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from verimap.errors import WeightsError
 from verimap.network import NetworkConfig, build_network
+
+__all__ = ["SHIPPED", "Card", "WeightsError", "card_path", "load", "save", "sha256_of"]
 
 FORMAT = "verimap-verifier/1"
 SHIPPED = Path(__file__).resolve().parent / "weights" / "verifier.safetensors"
-
-
-class WeightsError(ValueError):
-    """A weights file or its card is missing, damaged or made for another encoder / geometry."""
 
 
 @dataclass
@@ -56,15 +55,25 @@ class Card:
         }
 
     @classmethod
-    def from_dict(cls, data: Any, source: str = "card") -> "Card":
+    def from_dict(cls, data: Any, source: str = "card") -> Card:
         if not isinstance(data, dict):
             raise WeightsError(f"{source}: invalid card (expected a JSON object, got {type(data).__name__})")
         if data.get("format") != FORMAT:
             raise WeightsError(f"{source}: format {data.get('format')!r} is not {FORMAT!r}")
         try:
             _check_card_values(data)
-            known = {"format", "encoder", "network", "calibration", "threshold", "fuse_weight", "symmetric", "adapter",
-                     "parser", "sha256"}
+            known = {
+                "format",
+                "encoder",
+                "network",
+                "calibration",
+                "threshold",
+                "fuse_weight",
+                "symmetric",
+                "adapter",
+                "parser",
+                "sha256",
+            }
             return cls(
                 encoder=str(data["encoder"]),
                 network=NetworkConfig.from_dict(data["network"]),
@@ -115,13 +124,21 @@ def _check_card_values(data: dict[str, Any]) -> None:
         raise ValueError(f"'symmetric' must be true or false, got {data['symmetric']!r}")
     adapter = data.get("adapter")
     if adapter is not None:
-        if not isinstance(adapter, dict) or not isinstance(adapter.get("rank"), int) or isinstance(
-                adapter.get("rank"), bool) or adapter["rank"] < 1 or not _number(adapter.get("alpha")):
-            raise ValueError(f"'adapter' must be null or an object with a positive integer 'rank' and a number "
-                             f"'alpha', got {adapter!r}")
+        if (
+            not isinstance(adapter, dict)
+            or not isinstance(adapter.get("rank"), int)
+            or isinstance(adapter.get("rank"), bool)
+            or adapter["rank"] < 1
+            or not _number(adapter.get("alpha"))
+        ):
+            raise ValueError(
+                f"'adapter' must be null or an object with a positive integer 'rank' and a number "
+                f"'alpha', got {adapter!r}"
+            )
     sha = data.get("sha256")
-    if sha is not None and (not isinstance(sha, str) or len(sha) != 64
-                            or any(c not in "0123456789abcdef" for c in sha)):
+    if sha is not None and (
+        not isinstance(sha, str) or len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)
+    ):
         raise ValueError(f"'sha256' must be null or 64 lowercase hex digits, got {sha!r}")
 
 
@@ -142,10 +159,12 @@ def needs_parse(config: NetworkConfig) -> bool:
     return bool(set(config.channels) - {"cosine"}) or config.tags
 
 
-def save(network: torch.nn.Module, card: Card, path: str | Path,
-         adapter_state: dict[str, torch.Tensor] | None = None) -> Path:
+def save(
+    network: torch.nn.Module, card: Card, path: str | Path, adapter_state: dict[str, torch.Tensor] | None = None
+) -> Path:
     """Write ``path`` (safetensors: network tensors, plus ``encoder_lora.*`` adapter tensors if any) and its
-    card beside it (same name, ``.json``)."""
+    card beside it (same name, ``.json``). The card written is a copy of ``card`` with the network's geometry and
+    the file's sha256 filled in; ``card`` itself is left as it was."""
     from safetensors.torch import save_file
 
     path = Path(path)
@@ -153,14 +172,14 @@ def save(network: torch.nn.Module, card: Card, path: str | Path,
     state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
     state.update({k: v.detach().cpu().contiguous() for k, v in (adapter_state or {}).items()})
     save_file(state, str(path), metadata={"format": FORMAT})
-    card.network = network.config
-    card.sha256 = sha256_of(path)
-    card_path(path).write_text(json.dumps(card.to_dict(), indent=2) + "\n")
+    written = replace(card, network=network.config, sha256=sha256_of(path))
+    card_path(path).write_text(json.dumps(written.to_dict(), indent=2) + "\n")
     return path
 
 
-def load(path: str | Path | None = None, *, encoder_id: str | None = None
-         ) -> tuple[torch.nn.Module, Card, dict[str, torch.Tensor]]:
+def load(
+    path: str | Path | None = None, *, encoder_id: str | None = None
+) -> tuple[torch.nn.Module, Card, dict[str, torch.Tensor]]:
     """Load a network, its card and its encoder-adapter tensors (empty without an adapter; default file: the
     shipped weights), refusing anything inconsistent.
 
@@ -185,16 +204,16 @@ def load(path: str | Path | None = None, *, encoder_id: str | None = None
         from verimap.parse import PARSER_ID
 
         if card.parser != PARSER_ID:
-            raise WeightsError(f"{path} reads the tags of parser {card.parser!r}, but verimap parses with {PARSER_ID!r}")
+            raise WeightsError(
+                f"{path} reads the tags of parser {card.parser!r}, but verimap parses with {PARSER_ID!r}"
+            )
     if encoder_id is not None and card.encoder != encoder_id:
-        raise WeightsError(
-            f"{path} was trained for encoder {card.encoder!r}, but the verifier is using {encoder_id!r}"
-        )
+        raise WeightsError(f"{path} was trained for encoder {card.encoder!r}, but the verifier is using {encoder_id!r}")
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from exc
-    from verimap.adapter import PREFIX
+    from verimap.lora import PREFIX
 
     adapter_state = {k: v for k, v in state.items() if k.startswith(PREFIX)}
     state = {k: v for k, v in state.items() if not k.startswith(PREFIX)}
@@ -209,8 +228,9 @@ def load(path: str | Path | None = None, *, encoder_id: str | None = None
     if expected != got:
         diff = sorted(k for k in set(expected) | set(got) if expected.get(k) != got.get(k))[:5]
         raise WeightsError(f"{path}: tensors do not fit the card's network geometry (first mismatches: {diff})")
-    bad = sorted(k for k, v in {**state, **adapter_state}.items()
-                 if v.is_floating_point() and not bool(torch.isfinite(v).all()))[:5]
+    bad = sorted(
+        k for k, v in {**state, **adapter_state}.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())
+    )[:5]
     if bad:
         raise WeightsError(f"{path}: tensors hold NaN or infinite values (first: {bad})")
     network.load_state_dict(state)

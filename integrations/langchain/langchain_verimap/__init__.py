@@ -5,10 +5,18 @@
 
 from __future__ import annotations
 
-from langchain_verimap._shared import get_encoder, get_verifier
-from langchain_verimap.compressors import StructuralVerifierCompressor
-from langchain_verimap.embeddings import VerimapEmbeddings
-from langchain_verimap.retrievers import VerifiedRetriever
+from verimap.optional import require
+
+require(
+    "langchain_core",
+    install="'langchain-core>=1.0,<2' (or langchain-verimap, which brings it)",
+    who="langchain_verimap",
+)
+
+from langchain_verimap._shared import get_encoder, get_verifier  # noqa: E402
+from langchain_verimap.compressors import StructuralVerifierCompressor  # noqa: E402
+from langchain_verimap.embeddings import VerimapEmbeddings  # noqa: E402
+from langchain_verimap.retrievers import VerifiedRetriever  # noqa: E402
 
 __all__ = [
     "StructuralVerifierCompressor",

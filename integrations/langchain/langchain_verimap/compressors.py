@@ -10,10 +10,9 @@ from langchain_core.documents import BaseDocumentCompressor, Document
 from langchain_core.load.serializable import Serializable
 from pydantic import ConfigDict, field_validator
 
-from verimap.inputs import check_query, check_top_k
-
 from langchain_verimap._config import VerifierConfig
 from langchain_verimap._shared import check_documents, to_documents
+from verimap.inputs import check_query, check_top_k
 
 
 class StructuralVerifierCompressor(VerifierConfig, BaseDocumentCompressor, Serializable):
@@ -29,14 +28,16 @@ class StructuralVerifierCompressor(VerifierConfig, BaseDocumentCompressor, Seria
     rejects, set ``score_threshold`` (any mode) or use ``mode="rerank"`` / ``"filter"`` (which drop under the
     weights card's threshold when ``score_threshold`` is ``None``).
 
-    Each returned document is a copy (same ``id``, ``page_content`` and metadata) whose metadata also holds
+    Each returned document is a copy (same ``id``, ``page_content`` and metadata) whose metadata also holds the
+    core's result keys (:mod:`verimap.results`, the same keys the Haystack components write):
 
     - ``relevance_score``: the score the results are ordered by (the fused score in ``fuse`` mode; the verifier
       probability otherwise);
-    - ``verimap_score``: the calibrated verifier probability (what ``score_threshold`` applies to);
-    - ``verifier_accepted``: the core's verdict, ``verimap_score >= `` the threshold in force (``score_threshold``,
+    - ``verifier_score``: the calibrated verifier probability (what ``score_threshold`` applies to), also written as
+      ``verimap_score``, its deprecated name before 0.2 (until 0.3);
+    - ``verifier_accepted``: the core's verdict, ``verifier_score >=`` the threshold in force (``score_threshold``,
       else the weights card's default) — present also where ``fuse`` mode dropped nothing;
-    - ``retriever_score``: the score the document arrived with, when it had ``metadata["relevance_score"]``
+    - ``retriever_score``: the score the document arrived with, when it had a finite ``metadata["relevance_score"]``
       or ``metadata["score"]`` (first found);
     - ``verimap_rejected``: only when ``return_rejected=True`` — ``False`` on kept documents, ``True`` on
       rejected ones (never ``True`` in ``fuse`` mode without a ``score_threshold``, which rejects nothing).
@@ -49,19 +50,15 @@ class StructuralVerifierCompressor(VerifierConfig, BaseDocumentCompressor, Seria
         in ``rerank``/``filter`` mode.
     :param mode: ``fuse`` (default) | ``rerank`` | ``filter`` (see :meth:`verimap.Verifier.rank`).
     :param fuse_prior: ``maxsim`` (default) | ``retriever``: what ``fuse`` mode combines the verifier with
-        (the core's MaxSim, or the incoming scores when every document has one).
+        (the core's MaxSim, or the incoming scores when every document has a finite one, else MaxSim).
     :param return_rejected: also return the documents under the threshold, after the kept ones, flagged
         ``metadata["verimap_rejected"] = True`` (documents cut only by ``top_n`` are not returned).
     :param weights: weights file; ``None`` for the shipped weights.
     :param device: torch device.
     :param batch_size: similarity maps per network forward.
     :param verifier: a ready :class:`verimap.Verifier` instead of the process-wide shared one.
-    :param token_file: an SQLite token file to read documents' token vectors from (attached to the verifier's
-        encoder cache before ranking): pass the ``token_file`` a :class:`~langchain_verimap.VerimapEmbeddings`
-        indexed with, possibly in another process, and documents whose ``page_content`` is exactly a text embedded
-        there are read instead of re-encoded (same scores either way). Ignored with one logged warning when the
-        encoder has no cache (``$VERIMAP_TOKEN_CACHE_MB=0``); a file that is not a token file raises
-        ``ValueError`` naming it. See docs/langchain.md, "Keeping token vectors across processes".
+    :param token_file: an SQLite token file to read documents' token vectors from, e.g. the ``token_file`` a
+        :class:`~langchain_verimap.VerimapEmbeddings` indexed with (docs/token-files.md).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
@@ -96,8 +93,10 @@ class StructuralVerifierCompressor(VerifierConfig, BaseDocumentCompressor, Seria
         if not docs:
             return []
         self._attach_token_file()
-        ranked = self.active_verifier.rank(query, [d.page_content for d in docs], **self._core_kwargs(docs, self.top_n))
-        return to_documents(docs, ranked, self.return_rejected)
+        ranking = self.active_verifier.rank(
+            query, [d.page_content for d in docs], **self._core_kwargs(docs, self.top_n)
+        )
+        return to_documents(docs, ranking, self.return_rejected)
 
     async def acompress_documents(
         self,
@@ -111,7 +110,7 @@ class StructuralVerifierCompressor(VerifierConfig, BaseDocumentCompressor, Seria
         if not docs:
             return []
         await self._aattach_token_file()
-        ranked = await self.active_verifier.rank_async(
+        ranking = await self.active_verifier.rank_async(
             query, [d.page_content for d in docs], **self._core_kwargs(docs, self.top_n)
         )
-        return to_documents(docs, ranked, self.return_rejected)
+        return to_documents(docs, ranking, self.return_rejected)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
 from langchain_core.load.serializable import Serializable
 from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from langchain_verimap._shared import get_encoder
 from verimap import TokenEncoder
+from verimap.cache import attach_token_file, check_token_file
 from verimap.inputs import check_texts, check_unicode
-
-from langchain_verimap._shared import attach_token_file, check_token_file, get_encoder, warn_if_uncached
 
 
 class VerimapEmbeddings(Serializable, Embeddings):
@@ -33,16 +34,13 @@ class VerimapEmbeddings(Serializable, Embeddings):
     >>> embeddings = VerimapEmbeddings(token_file="./chroma/verimap-tokens.sqlite")
     >>> store = Chroma(collection_name="docs", embedding_function=embeddings, persist_directory="./chroma")
 
-    Queries (:meth:`embed_query`) are never written, so the file grows only with the documents indexed. Entries
-    are keyed by the sha256 of the exact text (and the encoder), so an edited document is a new entry, never a
-    stale one, and deleting the file only costs re-encoding.
+    Queries (:meth:`embed_query`) are never written, so the file grows only with the documents indexed. How token
+    files behave: docs/token-files.md.
 
     :param device: torch device.
     :param encoder: a ready :class:`verimap.TokenEncoder` instead of the shared one (never serialised).
     :param token_file: SQLite token file that :meth:`embed_documents` (and :meth:`aembed_documents`) writes the
         documents' token vectors to (created if missing; also read through). ``None`` (default): memory only.
-        Ignored with one logged warning when the encoder has no cache (``$VERIMAP_TOKEN_CACHE_MB=0``); a file that
-        is not a token file raises ``ValueError`` naming it.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
@@ -53,6 +51,8 @@ class VerimapEmbeddings(Serializable, Embeddings):
     """SQLite token file the documents' token vectors are written to (``None``: memory only)."""
 
     _encoder: TokenEncoder | None = PrivateAttr(default=None)
+    _persist: Path | None = PrivateAttr(default=None)
+    _token_file_attached: bool = PrivateAttr(default=False)
 
     @field_validator("device", mode="before")
     @classmethod
@@ -65,14 +65,13 @@ class VerimapEmbeddings(Serializable, Embeddings):
         return check_token_file(value)
 
     @model_validator(mode="after")
-    def _load_encoder(self) -> "VerimapEmbeddings":
+    def _load_encoder(self) -> VerimapEmbeddings:
         if self.encoder is not None:
             if "device" in self.model_fields_set:
                 raise ValueError("pass either `encoder` or `device`, not both (an encoder already has a device)")
             self._encoder = self.encoder
         else:
             self._encoder = get_encoder(self.device)
-        warn_if_uncached(self._encoder, self.token_file, type(self).__name__)
         return self
 
     @classmethod
@@ -94,9 +93,10 @@ class VerimapEmbeddings(Serializable, Embeddings):
         texts = check_texts(texts, "texts")
         if not texts:
             return []
-        # Attached first, so a bad file fails before any encoding (a no-op once attached).
-        persist = attach_token_file(self.active_encoder, self.token_file)
-        return self.active_encoder.pooled(texts, persist=persist).tolist()
+        if not self._token_file_attached:  # attached first, so a bad file fails before any encoding
+            self._persist = attach_token_file(self.active_encoder.cache, self.token_file, type(self).__name__)
+            self._token_file_attached = True
+        return self.active_encoder.pooled(texts, persist=self._persist).tolist()
 
     def embed_query(self, text: str) -> list[float]:
         """Pooled vector of ``text``; never written to ``token_file`` (queries stay in memory)."""

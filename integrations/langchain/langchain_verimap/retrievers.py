@@ -9,10 +9,9 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 from pydantic import AliasChoices, ConfigDict, Field, field_validator
 
-from verimap.inputs import check_query, check_top_k
-
 from langchain_verimap._config import VerifierConfig
 from langchain_verimap._shared import check_documents, to_documents
+from verimap.inputs import check_query, check_top_k
 
 
 class VerifiedRetriever(VerifierConfig, BaseRetriever):
@@ -29,8 +28,8 @@ class VerifiedRetriever(VerifierConfig, BaseRetriever):
     docs/benchmarks.md). With a ``score_threshold`` (any mode), or in ``rerank``/``filter`` mode (the weights card's
     threshold when ``score_threshold`` is ``None``), candidates under the threshold are dropped first, so fewer
     than ``k`` may come back. Returned documents are annotated copies exactly as with
-    :class:`~langchain_verimap.StructuralVerifierCompressor` (``relevance_score``, ``verimap_score``,
-    ``verifier_accepted``, ``retriever_score``).
+    :class:`~langchain_verimap.StructuralVerifierCompressor` (the core's keys ``relevance_score``,
+    ``verifier_score``, ``verifier_accepted``, ``retriever_score``, and the deprecated alias ``verimap_score``).
 
     ``invoke``/``ainvoke`` keyword arguments: ``k`` overrides this retriever's ``k`` for the call; every other
     keyword goes to the wrapped retriever (e.g. ``filter=...`` for a vector store retriever). The wrapped
@@ -43,11 +42,7 @@ class VerifiedRetriever(VerifierConfig, BaseRetriever):
     :param mode: ``fuse`` (default) | ``rerank`` | ``filter`` (see :meth:`verimap.Verifier.rank`).
     :param fuse_prior: ``maxsim`` (default) | ``retriever``: what ``fuse`` mode combines the verifier with.
     :param token_file: an SQLite token file to read candidates' token vectors from, e.g. the ``token_file`` the
-        store was indexed with by :class:`~langchain_verimap.VerimapEmbeddings` (possibly in another process):
-        attached to the verifier's encoder cache before ranking, so a candidate whose ``page_content`` is exactly
-        a text embedded there is read instead of re-encoded (same scores either way). Ignored with one logged
-        warning when the encoder has no cache (``$VERIMAP_TOKEN_CACHE_MB=0``); a file that is not a token file
-        raises ``ValueError`` naming it. See docs/langchain.md, "Keeping token vectors across processes".
+        store was indexed with by :class:`~langchain_verimap.VerimapEmbeddings` (docs/token-files.md).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid", populate_by_name=True)
@@ -86,12 +81,12 @@ class VerifiedRetriever(VerifierConfig, BaseRetriever):
         )
         if not candidates:
             return []
-        ranked = self.active_verifier.rank(
+        ranking = self.active_verifier.rank(
             query,
             [d.page_content for d in candidates],
             **self._core_kwargs(candidates, k),
         )
-        return to_documents(candidates, ranked, return_rejected=False)
+        return to_documents(candidates, ranking, return_rejected=False)
 
     async def _aget_relevant_documents(
         self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun, **kwargs: Any
@@ -104,9 +99,9 @@ class VerifiedRetriever(VerifierConfig, BaseRetriever):
         )
         if not candidates:
             return []
-        ranked = await self.active_verifier.rank_async(
+        ranking = await self.active_verifier.rank_async(
             query,
             [d.page_content for d in candidates],
             **self._core_kwargs(candidates, k),
         )
-        return to_documents(candidates, ranked, return_rejected=False)
+        return to_documents(candidates, ranking, return_rejected=False)

@@ -17,15 +17,16 @@ import resource
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
 
 from verimap.cache import FORMATS, POOLED_FORMAT, TokenCache, compress, decompress
 from verimap.encoder import Encoded, TokenEncoder
+from verimap.evaluation.metrics import roc_auc
 from verimap.scorers import MaxSim, PooledCosine, maxsim
 from verimap.verifier import Verifier
 
@@ -47,8 +48,14 @@ class SpeedReport:
     peak_rss_mb: float = 0.0
 
 
-def bench_texts(data_dir: Path | None, n_docs: int, n_queries: int, encoder: TokenEncoder,
-                min_tokens: int = 40, max_tokens: int = 72) -> tuple[list[str], list[str]]:
+def bench_texts(
+    data_dir: Path | None,
+    n_docs: int,
+    n_queries: int,
+    encoder: TokenEncoder,
+    min_tokens: int = 40,
+    max_tokens: int = 72,
+) -> tuple[list[str], list[str]]:
     """Passages of ``min_tokens``–``max_tokens`` word pieces (SciFact abstract sentences) and short
     claims as queries; the demo corpus when the shared data is absent."""
     if data_dir is not None and (data_dir / "sentences.txt.gz").exists():
@@ -63,7 +70,7 @@ def bench_texts(data_dir: Path | None, n_docs: int, n_queries: int, encoder: Tok
                         break
         queries = [r["text"] for r in read_jsonl(data_dir / "scifact" / "queries.jsonl")]
     else:  # no shared data: pairs of demo passages, and demo queries made distinct so none is ever cached
-        from verimap.commands.demo import demo_data
+        from verimap.demo import demo_data
 
         corpus, demo_queries = demo_data()
         texts = [p["text"] for p in corpus]
@@ -101,31 +108,47 @@ class CrossEncoderShape:
         out = [0.0] * len(docs)
         for start in range(0, len(order), enc.batch_size):
             chunk = order[start : start + enc.batch_size]
-            batch = tok([query] * len(chunk), [docs[i] for i in chunk], padding=True, truncation="only_second",
-                        max_length=enc.max_length, return_tensors="pt")
+            batch = tok(
+                [query] * len(chunk),
+                [docs[i] for i in chunk],
+                padding=True,
+                truncation="only_second",
+                max_length=enc.max_length,
+                return_tensors="pt",
+            )
             cls = enc.model(**batch.to(enc.device)).last_hidden_state[:, 0]
             for i, s in zip(chunk, self.head(cls).squeeze(-1).tolist()):
                 out[i] = s
         return out
 
 
-def bench_speed(data_dir: Path | None, sizes: tuple[int, ...] = SIZES, repeats: int = 7,
-                index_docs: int = 500, weights: str | None = None, log: Callable[[str], None] = print) -> SpeedReport:
-    encoder = TokenEncoder(cache=TokenCache())
-    verifier = Verifier(weights, encoder=encoder)
+def bench_speed(
+    encoder: TokenEncoder,
+    verifier: Verifier,
+    data_dir: Path | None,
+    sizes: tuple[int, ...] = SIZES,
+    repeats: int = 7,
+    index_docs: int = 500,
+    log: Callable[[str], None] = print,
+) -> SpeedReport:
+    """Time everything on ``encoder`` (the stock one, with its own token cache) and ``verifier`` (built on it)."""
     # With an adapter the verifier reads a tuned copy of the encoder; its cache is the one to clear and fill.
     cache = verifier.encoder.cache
-    assert cache is not None
+    if cache is None:
+        raise ValueError("bench_speed needs an encoder with a token cache (cold vs warm is what it measures)")
     # Queries needed: per size, the cross-encoder plus 3 scorers cold and warm, `repeats` each, one for the network
     # share; two for the warm-up.
     docs, queries = bench_texts(data_dir, max(sizes) + index_docs, len(sizes) * (7 * repeats + 1) + 2, encoder)
     fresh = iter(queries)  # every timed call gets a query never seen, so only the candidates can be warm
     cross = CrossEncoderShape(encoder)
     scorers = {"pooled cosine": PooledCosine(encoder), "MaxSim": MaxSim(encoder), "verifier": verifier}
-    report = SpeedReport(threads=torch.get_num_threads(),
-                         doc_tokens=float(np.mean([len(encoder.tokenize(d)) for d in docs[: max(sizes)]])),
-                         texts="demo passage pairs (no shared data found)" if data_dir is None else
-                         "SciFact abstract sentences of 40–72 word pieces")
+    report = SpeedReport(
+        threads=torch.get_num_threads(),
+        doc_tokens=float(np.mean([len(encoder.tokenize(d)) for d in docs[: max(sizes)]])),
+        texts="demo passage pairs (no shared data found)"
+        if data_dir is None
+        else "SciFact abstract sentences of 40–72 word pieces",
+    )
 
     # Warm-up: first calls pay one-off allocation and kernel selection costs.
     cross.score(next(fresh), docs[:8])
@@ -135,17 +158,21 @@ def bench_speed(data_dir: Path | None, sizes: tuple[int, ...] = SIZES, repeats: 
         cand = docs[:n]
         log(f"  {n} candidates …")
         report.medians.setdefault("cross-encoder forward", {})[n] = _median(
-            lambda: cross.score(next(fresh), cand), repeats)
+            lambda c=cand: cross.score(next(fresh), c), repeats
+        )
         for name, scorer in scorers.items():
-            run = (lambda s=scorer: s.rank(next(fresh), cand)) if name == "verifier" else \
-                (lambda s=scorer: s.score(next(fresh), cand))
+            run = (
+                (lambda s=scorer, c=cand: s.rank(next(fresh), c))
+                if name == "verifier"
+                else (lambda s=scorer, c=cand: s.score(next(fresh), c))
+            )
             report.medians.setdefault(f"{name} cold", {})[n] = _median(run, repeats, before=cache.clear)
             verifier.encoder.encode(cand)  # as after indexing: candidates cached, the query is new
             report.medians.setdefault(f"{name} warm", {})[n] = _median(run, repeats)
         # The verifier network's share of cold time: maps + network on already-encoded pairs.
         q = verifier.encoder.encode([next(fresh)])[0]
         pairs = [(q, d) for d in verifier.encoder.encode(cand)]
-        network = _median(lambda: verifier._score_encoded(pairs), repeats)
+        network = _median(lambda p=pairs: verifier._score_encoded(p), repeats)
         report.network_share[n] = network / report.medians["verifier cold"][n]
 
     # Bytes per passage: what the cache holds vs fp32 ColBERT-style storage of every position ([CLS], tokens,
@@ -156,8 +183,7 @@ def bench_speed(data_dir: Path | None, sizes: tuple[int, ...] = SIZES, repeats: 
     report.fp32_colbert_bytes_per_doc = float(np.mean([(len(e.vectors) + 2) * dim * 4 for e in entries]))
     report.fp32_kept_bytes_per_doc = float(np.mean([(len(e.vectors) + 1) * dim * 4 for e in entries]))
 
-    report.index_docs, report.index_docs_per_s = bench_index(encoder.with_cache(TokenCache()), docs[-index_docs:],
-                                                             log)
+    report.index_docs, report.index_docs_per_s = bench_index(encoder.with_cache(TokenCache()), docs[-index_docs:], log)
     report.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return report
 
@@ -228,19 +254,21 @@ def speed_plot(r: SpeedReport, path: Path) -> None:
 # -- compression -------------------------------------------------------------------------------------------------
 def as_stored(e: Encoded, fmt: str) -> Encoded:
     """What a cache in ``fmt`` returns for an encoding made without one."""
-    return Encoded(e.tokens, decompress(compress(e.vectors, fmt)),
-                   decompress(compress(e.pooled, POOLED_FORMAT[fmt])[None])[0], e.truncated)
+    return Encoded(
+        e.tokens,
+        decompress(compress(e.vectors, fmt)),
+        decompress(compress(e.pooled, POOLED_FORMAT[fmt])[None])[0],
+        e.truncated,
+    )
 
 
-def bench_cache(data_dir: Path, n_pairs: int = 1000, weights: str | None = None,
-                log: Callable[[str], None] = print) -> dict[str, dict[str, float]]:
+def bench_cache(
+    verifier: Verifier, data_dir: Path, n_pairs: int = 1000, log: Callable[[str], None] = print
+) -> dict[str, dict[str, float]]:
     """Per format: mean/max absolute change of verifier, MaxSim and pooled-cosine scores against fp32, and the
-    verifier's PAWS dev ROC-AUC."""
+    verifier's PAWS dev ROC-AUC. ``verifier`` should read an encoder without a token cache (exact fp32 vectors)."""
     from verimap.evaluation.suite import dev_rows
-    from verimap.training.trainer import roc_auc
 
-    encoder = TokenEncoder(cache=False)
-    verifier = Verifier(weights, encoder=encoder)
     rows = dev_rows(data_dir, "paws_dev")[: n_pairs // 2] + dev_rows(data_dir, "mrpc_train")[: n_pairs // 2]
     labels = [r.label for r in rows]
     paws = [i for i, r in enumerate(rows) if r.source.startswith("paws")]
@@ -252,9 +280,11 @@ def bench_cache(data_dir: Path, n_pairs: int = 1000, weights: str | None = None,
     for fmt in ("none", *FORMATS):
         enc = exact if fmt == "none" else {t: as_stored(e, fmt) for t, e in exact.items()}
         pairs = [(enc[r.a], enc[r.b]) for r in rows]
-        scores = {"verifier": np.array(verifier._score_encoded(pairs)),
-                  "MaxSim": np.array([maxsim(a.vectors, b.vectors) for a, b in pairs]),
-                  "pooled": np.array([float(a.pooled @ b.pooled) for a, b in pairs])}
+        scores = {
+            "verifier": np.array(verifier._score_encoded(pairs)),
+            "MaxSim": np.array([maxsim(a.vectors, b.vectors) for a, b in pairs]),
+            "pooled": np.array([float(a.pooled @ b.pooled) for a, b in pairs]),
+        }
         if fmt == "none":
             base = scores
         row: dict[str, float] = {}
@@ -273,6 +303,8 @@ def cache_markdown(table: dict[str, dict[str, float]], n_pairs: int) -> str:
         name = "fp32, no cache (reference)" if fmt == "none" else fmt
         cells = [f"{row[c]:.4f}" if "AUC" in c else f"{row[c]:.2e}" for c in cols]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines.append(f"\nDev pairs: {n_pairs} (half from the carved PAWS dev part, half from the carved MRPC part; the "
-                 "shipped weights never saw either); Δ is against scores from uncompressed fp32 vectors.")
+    lines.append(
+        f"\nDev pairs: {n_pairs} (half from the carved PAWS dev part, half from the carved MRPC part; the "
+        "shipped weights never saw either); Δ is against scores from uncompressed fp32 vectors."
+    )
     return "\n".join(lines)

@@ -5,20 +5,19 @@ SciFact is never trained on (its licence is non-commercial), so every query is a
 
 from __future__ import annotations
 
-import math
 import random
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+from statistics import mean
 
 import torch
 
+from verimap.evaluation.metrics import ndcg_at_10
+from verimap.policy import apply_policy
+from verimap.scorers import MaxSim
 from verimap.training.data import read_jsonl
 
-
-def ndcg_at_10(ranked: list[str], relevant: set[str]) -> float:
-    dcg = sum(1 / math.log2(i + 2) for i, d in enumerate(ranked[:10]) if d in relevant)
-    ideal = sum(1 / math.log2(i + 2) for i in range(min(10, len(relevant))))
-    return dcg / ideal if ideal else 0.0
+FUSE_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.7)
 
 
 def load_scifact(data_dir: Path, n_queries: int, seed: int = 0):
@@ -36,8 +35,13 @@ def load_scifact(data_dir: Path, n_queries: int, seed: int = 0):
     return corpus, queries[:n_queries], qrels
 
 
-def scifact_ndcg(encoder, rerankers: dict[str, Callable[[str, list[str], list[float]], list[float]]],
-                 data_dir: Path, n_queries: int = 200, recall_k: int = 100) -> dict[str, list[float]]:
+def scifact_ndcg(
+    encoder,
+    rerankers: dict[str, Callable[[str, list[str], list[float]], list[float]]],
+    data_dir: Path,
+    n_queries: int = 200,
+    recall_k: int = 100,
+) -> dict[str, list[float]]:
     """Per-query nDCG@10 (in a fixed shuffled query order) of dense recall and of each reranker over its top
     ``recall_k``. Each reranker gets ``(query, candidate texts, dense scores)`` and returns one score per
     candidate."""
@@ -58,3 +62,62 @@ def scifact_ndcg(encoder, rerankers: dict[str, Callable[[str, list[str], list[fl
             order = sorted(range(len(cand)), key=lambda i: -scores[i])
             per_query[name].append(ndcg_at_10([cand[i] for i in order], qrels[qid]))
     return per_query
+
+
+def scifact_rows(verifier, maxsim, encoder, data: Path, n_queries: int) -> dict[str, dict[str, float]]:
+    """SciFact nDCG@10: dense top-100, reranked by MaxSim, by the verifier, and by the fused policy
+    ``w * verifier + (1 - w) * MaxSim`` (with and without sending rejected candidates last). The fuse weight is
+    chosen on the first half of the queries and reported on the second half only.
+
+    The fused prior is MaxSim over the verifier's own token vectors, as in :meth:`Verifier.rank`; with an
+    adapter that is the tuned encoder, whose MaxSim is also reported alone as a baseline."""
+    tuned = verifier.encoder is not encoder
+    prior = MaxSim(verifier.encoder) if tuned else maxsim
+    memo: dict[str, tuple[list[float], list[float], list[float]]] = {}
+
+    def scores(query: str, texts: list[str]) -> tuple[list[float], list[float], list[float]]:
+        if query not in memo:
+            m = maxsim.score(query, texts)
+            memo[query] = (verifier.score(query, texts), prior.score(query, texts) if tuned else m, m)
+        return memo[query]
+
+    def fused(weight: float, rejected_last: bool):
+        def rerank(query: str, texts: list[str], dense: list[float]) -> list[float]:
+            v, m, _ = scores(query, texts)
+            ranking = apply_policy(
+                v,
+                mode="fuse",
+                prior_scores=m,
+                fuse_weight=weight,
+                threshold=verifier.threshold if rejected_last else None,
+            )
+            order = [r.index for r in ranking.kept + ranking.rejected]
+            return [-order.index(i) for i in range(len(texts))]
+
+        return rerank
+
+    rerankers = {"MaxSim": lambda q, t, d: scores(q, t)[2], "verifier": lambda q, t, d: scores(q, t)[0]}
+    if tuned:
+        rerankers["MaxSim (tuned)"] = lambda q, t, d: scores(q, t)[1]
+    for w in FUSE_WEIGHTS:
+        rerankers[f"fuse {w}"] = fused(w, False)
+        rerankers[f"fuse {w} rejected last"] = fused(w, True)
+    per_query = scifact_ndcg(encoder, rerankers, data, n_queries=n_queries)
+    half = len(per_query["dense"]) // 2
+    tune = {k: mean(v[:half]) for k, v in per_query.items()}
+    report = {k: mean(v[half:]) for k, v in per_query.items()}
+    best = max((k for k in per_query if k.startswith("fuse")), key=lambda k: tune[k])
+    n = len(per_query["dense"]) - half
+    rows = {
+        f"SciFact nDCG@10 ({n} report queries): dense top-100 → rerank": {
+            "pooled cosine": report["dense"],
+            "MaxSim": report["MaxSim"],
+            "verifier": report["verifier"],
+            **({"MaxSim (tuned)": report["MaxSim (tuned)"]} if tuned else {}),
+        },
+        f"SciFact nDCG@10 ({n} report queries): {best} (chosen on {half} other queries)": {"verifier": report[best]},
+    }
+    for k in per_query:
+        if k.startswith("fuse"):
+            rows[f"SciFact nDCG@10 ({n} report queries): {k}"] = {"verifier": report[k]}
+    return rows

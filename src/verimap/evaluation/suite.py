@@ -9,14 +9,14 @@ from __future__ import annotations
 import random
 import re
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
+from verimap.evaluation.metrics import roc_auc
 from verimap.training.data import Example, load_source, minimal_contrast, split_of, tree_contrast
 from verimap.training.rules import case_and_stop_edit
-from verimap.training.trainer import roc_auc
 
 PairScorer = Callable[[Sequence[tuple[str, str]]], list[float]]
 
@@ -35,7 +35,11 @@ def light_edit(sentence: str, rng: random.Random) -> str:
     the case of the first letter and the final full stop. A verifier that rejects these is rejecting overlap,
     not meaning."""
     tokens = sentence.split()
-    spots = [i for i in range(1, len(tokens) - 1) if tokens[i] == "and" and tokens[i - 1].isalpha() and tokens[i + 1].isalpha()]
+    spots = [
+        i
+        for i in range(1, len(tokens) - 1)
+        if tokens[i] == "and" and tokens[i - 1].isalpha() and tokens[i + 1].isalpha()
+    ]
     if spots:
         i = rng.choice(spots)
         tokens[i - 1], tokens[i + 1] = tokens[i + 1], tokens[i - 1]
@@ -65,8 +69,9 @@ def build_sets(data_dir: Path, seed: int = 0, limit: int | None = None) -> dict[
     probe = [Example(r.b, light_edit(r.b, rng), 1, "light_edit", "probe", r.group) for r in foils]
     contrast = [r for r in paws + bnli if r.label == 1]
     cad = dev_rows(data_dir, "cad_train")
-    tree_base = cap([r for name in ("sugarcrepe", "cad_train", "breaking_nli", "paws_dev")
-                     for r in dev_rows(data_dir, name)])
+    tree_base = cap(
+        [r for name in ("sugarcrepe", "cad_train", "breaking_nli", "paws_dev") for r in dev_rows(data_dir, name)]
+    )
     return {
         "paws": paws,
         "condaqa": load_source(data_dir, "condaqa_dev"),
@@ -84,8 +89,9 @@ def build_sets(data_dir: Path, seed: int = 0, limit: int | None = None) -> dict[
     }
 
 
-def evaluate(scorers: dict[str, PairScorer], sets: dict[str, list[Example]],
-             thresholds: dict[str, float | None]) -> dict[str, dict[str, float | None]]:
+def evaluate(
+    scorers: dict[str, PairScorer], sets: dict[str, list[Example]], thresholds: dict[str, float | None]
+) -> dict[str, dict[str, float | None]]:
     """Rows = measures, columns = scorers. ``thresholds`` gives each scorer's default accept threshold
     (``None``: the scorer has none; its accept rates are then taken at its TAR-95 threshold)."""
     table: dict[str, dict[str, float | None]] = defaultdict(dict)
@@ -103,21 +109,32 @@ def evaluate(scorers: dict[str, PairScorer], sets: dict[str, list[Example]],
             table[f"SugarCrepe FAR@TAR95 ({kind})"][name] = float(np.mean(s["sugarcrepe"][idx] >= tar95))
         thr = thresholds.get(name)
         at = tar95 if thr is None else thr
-        for key, label in (("mrpc_pos", "MRPC paraphrase accept"), ("sick_pos", "SICK paraphrase accept"),
-                           ("positives", "PAWS+BNLI dev paraphrase accept")):
+        for key, label in (
+            ("mrpc_pos", "MRPC paraphrase accept"),
+            ("sick_pos", "SICK paraphrase accept"),
+            ("positives", "PAWS+BNLI dev paraphrase accept"),
+        ):
             table[f"{label} @{'TAR95' if thr is None else 'default'}"][name] = float(np.mean(s[key] >= at))
-        table[f"shortcut probe: light-edit accept @{'TAR95' if thr is None else 'default'}"][name] = float(np.mean(s["probe"] >= at))
+        table[f"shortcut probe: light-edit accept @{'TAR95' if thr is None else 'default'}"][name] = float(
+            np.mean(s["probe"] >= at)
+        )
         for key, label in (("bnli_foils", "Breaking-NLI"), ("cad_foils", "CAD")):
             rows = sets[key]
             for kind in sorted({r.kind for r in rows}):
                 idx = np.array([r.kind == kind for r in rows])
                 table[f"{label} FAR@TAR95 ({kind})"][name] = float(np.mean(s[key][idx] >= tar95))
-        negnum = np.concatenate([s["bnli_foils"][[r.kind == "number" for r in sets["bnli_foils"]]],
-                                 s["cad_foils"][[r.kind in ("negation", "number") for r in sets["cad_foils"]]]])
+        negnum = np.concatenate(
+            [
+                s["bnli_foils"][[r.kind == "number" for r in sets["bnli_foils"]]],
+                s["cad_foils"][[r.kind in ("negation", "number") for r in sets["cad_foils"]]],
+            ]
+        )
         table["negation/number foils FAR@TAR95 (Breaking-NLI number + CAD negation, number)"][name] = float(
-            np.mean(negnum >= tar95))
+            np.mean(negnum >= tar95)
+        )
         table["Banking77 dev ROC-AUC (same intent vs word-overlapping other intent)"][name] = roc_auc(
-            lab["banking"], s["banking"])
+            lab["banking"], s["banking"]
+        )
         prompts = sets["prompts"]
         p_pos = s["prompts"][lab["prompts"] == 1]
         cache_rows = np.concatenate([s["prompts"], s["banking"]])
@@ -125,26 +142,31 @@ def evaluate(scorers: dict[str, PairScorer], sets: dict[str, list[Example]],
         table["cache-shaped dev ROC-AUC (prompts + Banking77)"][name] = roc_auc(cache_labels, cache_rows)
         hit95 = float(np.quantile(cache_rows[cache_labels == 1], 0.05))
         table["cache-shaped dev false-hit @TAR95 (prompts + Banking77)"][name] = float(
-            np.mean(cache_rows[cache_labels == 0] >= hit95))
+            np.mean(cache_rows[cache_labels == 0] >= hit95)
+        )
         table["prompts dev ROC-AUC"][name] = roc_auc(lab["prompts"], s["prompts"])
         for kind in sorted({r.kind for r in prompts if r.label == 0}):
             idx = np.array([r.kind == kind for r in prompts])
             table[f"prompts dev false-hit @TAR95 ({kind})"][name] = float(
-                np.mean(s["prompts"][idx] >= float(np.quantile(p_pos, 0.05))))
+                np.mean(s["prompts"][idx] >= float(np.quantile(p_pos, 0.05)))
+            )
         tree = sets["tree"]
         for kind in sorted({r.kind for r in tree}):
             idx = np.array([r.kind == kind for r in tree])
             lbl = tree[int(np.argmax(idx))].label
             if lbl == 1:
-                table[f"tree-edit dev: same-meaning accept @{'TAR95' if thr is None else 'default'} ({kind})"][name] = \
+                table[f"tree-edit dev: same-meaning accept @{'TAR95' if thr is None else 'default'} ({kind})"][name] = (
                     float(np.mean(s["tree"][idx] >= at))
+                )
             else:
                 table[f"tree-edit dev: near-miss FAR@TAR95 ({kind})"][name] = float(np.mean(s["tree"][idx] >= tar95))
         c = s["contrast"]
         pos_rows = [r for r in sets["contrast"] if r.label == 1]
         n = len(pos_rows)
         by_key = {(r.a, r.group): i for i, r in enumerate(pos_rows)}
-        wins = [c[by_key[(r.a, r.group)]] > c[n + j] for j, r in enumerate(sets["contrast"][n:]) if (r.a, r.group) in by_key]
+        wins = [
+            c[by_key[(r.a, r.group)]] > c[n + j] for j, r in enumerate(sets["contrast"][n:]) if (r.a, r.group) in by_key
+        ]
         table["true match outranks its rule near-miss"][name] = float(np.mean(wins)) if wins else None
     return dict(table)
 

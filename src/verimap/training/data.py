@@ -16,12 +16,20 @@ import hashlib
 import json
 import random
 import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
-from verimap.training.rules import (any_perturbation, case_and_stop_edit, changed_words, did_question, fragment,
-                                   perturb, question_form, wh_question)
+from verimap.training.rules import (
+    any_perturbation,
+    case_and_stop_edit,
+    changed_words,
+    did_question,
+    fragment,
+    perturb,
+    question_form,
+    wh_question,
+)
 
 SHIPPABLE = ("paws_dev", "sugarcrepe", "cad_train", "breaking_nli", "banking77_train", "prompts")
 EVAL_ONLY = ("mrpc_train", "sick_train", "condaqa_dev", "scifact")
@@ -42,8 +50,11 @@ class Example:
 
 
 def default_data_dir() -> Path:
-    """``../shared/data`` beside the checkout (where the team keeps it)."""
-    return Path(__file__).resolve().parents[3].parent / "shared" / "data"
+    """The data folder when none is passed: ``$VERIMAP_DATA_DIR`` (:func:`verimap.config.data_dir`; a
+    :class:`~verimap.errors.ConfigError` saying how to give one otherwise)."""
+    from verimap.config import data_dir
+
+    return data_dir()  # type: ignore[return-value]  # required: never None
 
 
 def read_jsonl(path: Path) -> Iterator[dict]:
@@ -91,8 +102,26 @@ def load_source(data_dir: Path, name: str) -> list[Example]:
 
 
 def _words(text: str) -> set[str]:
-    return set(re.findall(r"[a-z0-9]+", text.lower())) - {"i", "my", "the", "a", "an", "to", "is", "it", "do", "can",
-                                                           "you", "me", "of", "for", "and", "how", "what", "why"}
+    return set(re.findall(r"[a-z0-9]+", text.lower())) - {
+        "i",
+        "my",
+        "the",
+        "a",
+        "an",
+        "to",
+        "is",
+        "it",
+        "do",
+        "can",
+        "you",
+        "me",
+        "of",
+        "for",
+        "and",
+        "how",
+        "what",
+        "why",
+    }
 
 
 def banking_pairs(data_dir: Path, seed: int = 0) -> list[Example]:
@@ -118,8 +147,11 @@ def banking_pairs(data_dir: Path, seed: int = 0) -> list[Example]:
                 out.append(Example(r["text"], rng.choice(same)["text"], 1, "paraphrase", "banking77", group))
             others = rng.sample(mine, min(300, len(mine)))
             w = words[r["id"]]
-            scored = [(len(w & words[x["id"]]) / max(1, len(w | words[x["id"]])), x["text"]) for x in others
-                      if x["intent"] != r["intent"]]
+            scored = [
+                (len(w & words[x["id"]]) / max(1, len(w | words[x["id"]])), x["text"])
+                for x in others
+                if x["intent"] != r["intent"]
+            ]
             if scored:
                 best = max(scored)
                 out.append(Example(r["text"], best[1], 0, "intent", "banking77", group))
@@ -157,7 +189,7 @@ def tree_contrast(examples: Sequence[Example], seed: int) -> list[Example]:
         word = any_perturbation(text, rng, WORD_KINDS)  # numbers, antonyms, comparatives, before/after ...
         if word is not None:
             out.append(Example(text, word[0], 0, word[1], f"{source}+tree", group))
-    for (text, pos, kind, group, source), doc in zip(positives, nlp.pipe([p[1] for p in positives], batch_size=256)):
+    for (text, pos, _kind, group, source), doc in zip(positives, nlp.pipe([p[1] for p in positives], batch_size=256)):
         for miss_kind, miss in edits_of(doc, NEAR_MISSES).items():
             if _norm(miss) != _norm(text):
                 out.append(Example(text, miss, 0, miss_kind, f"{source}+tree", group))
@@ -202,22 +234,39 @@ def minimal_contrast(examples: Iterable[Example], seed: int) -> list[Example]:
 def anchored_contrast(examples: Iterable[Example]) -> list[Example]:
     """For each foil row (text, foil), a near-copy positive (text, text with its case and final full stop
     edited). This teaches "near-copy = match" (variant v0 in docs/benchmarks.md); off in the shipped config."""
-    return [Example(ex.a, case_and_stop_edit(ex.a), 1, "light_edit", f"{ex.source}+light", ex.group)
-            for ex in examples if ex.label == 0 and ex.source in ("sugarcrepe", "cad_train")]
+    return [
+        Example(ex.a, case_and_stop_edit(ex.a), 1, "light_edit", f"{ex.source}+light", ex.group)
+        for ex in examples
+        if ex.label == 0 and ex.source in ("sugarcrepe", "cad_train")
+    ]
 
 
 # Words real queries carry that their answer does not ("when do they leave?"): wrapped around both a
 # positive's query and its near-miss's query, so they teach tolerance, never a shortcut.
-QUERY_WRAPPERS = [("When", "?"), ("How often", "?"), ("Where", "?"), ("Why", "?"), ("Tell me about", ""),
-                  ("Is it true that", "?"), ("What about", "?"), ("", ": when?"), ("", " - how many?"),
-                  ("", ": is that right?"), ("Can you explain", "?"), ("", "?")]
+QUERY_WRAPPERS = [
+    ("When", "?"),
+    ("How often", "?"),
+    ("Where", "?"),
+    ("Why", "?"),
+    ("Tell me about", ""),
+    ("Is it true that", "?"),
+    ("What about", "?"),
+    ("", ": when?"),
+    ("", " - how many?"),
+    ("", ": is that right?"),
+    ("Can you explain", "?"),
+    ("", "?"),
+]
 
 
 def wrap_query(text: str, rng: random.Random) -> str:
     head, tail = rng.choice(QUERY_WRAPPERS)
     body = text.rstrip(" .?!")
-    body = body[:1].lower() + body[1:] if head and body[:2].istitle() and body.split()[0].lower() in {
-        "the", "a", "an", "two", "three", "some", "this"} else body
+    body = (
+        body[:1].lower() + body[1:]
+        if head and body[:2].istitle() and body.split()[0].lower() in {"the", "a", "an", "two", "three", "some", "this"}
+        else body
+    )
     return f"{head} {body}{tail}".strip()
 
 
@@ -239,8 +288,10 @@ def query_shaped(examples: Sequence[Example], seed: int) -> list[Example]:
             continue
         text, miss = ex.a, ex.b
         for q in {question_form(text), did_question(text), wh_question(text)} - {None}:
-            out += [Example(q, text, 1, "question", f"{ex.source}+question", ex.group),
-                    Example(q, miss, 0, ex.kind, f"{ex.source}+question", ex.group)]
+            out += [
+                Example(q, text, 1, "question", f"{ex.source}+question", ex.group),
+                Example(q, miss, 0, ex.kind, f"{ex.source}+question", ex.group),
+            ]
             # the structural kinds the mission names, against the same question
             for kind in ("role_swap", "entity_swap", "negation", "direction"):
                 other = perturb(text, kind, rng)
@@ -251,21 +302,33 @@ def query_shaped(examples: Sequence[Example], seed: int) -> list[Example]:
         if f is not None and rng.random() < 0.5:
             f = wrap_query(f, rng)
         if f is not None:
-            out += [Example(f, text, 1, "fragment", f"{ex.source}+fragment", ex.group),
-                    Example(f, miss, 0, ex.kind, f"{ex.source}+fragment", ex.group)]
+            out += [
+                Example(f, text, 1, "fragment", f"{ex.source}+fragment", ex.group),
+                Example(f, miss, 0, ex.kind, f"{ex.source}+fragment", ex.group),
+            ]
         other = rng.choice(pool)
         if other != text and len(other.split()) + len(text.split()) < 45:
             before = rng.random() < 0.5
-            join = (lambda s: f"{other} {s}") if before else (lambda s: f"{s} {other}")
+            join = (lambda s: f"{other} {s}") if before else (lambda s: f"{s} {other}")  # noqa: B023 (used at once)
             q = wrap_query(text, rng) if rng.random() < 0.5 else text
-            out += [Example(q, join(text), 1, "passage", f"{ex.source}+passage", ex.group),
-                    Example(q, join(miss), 0, ex.kind, f"{ex.source}+passage", ex.group)]
+            out += [
+                Example(q, join(text), 1, "passage", f"{ex.source}+passage", ex.group),
+                Example(q, join(miss), 0, ex.kind, f"{ex.source}+passage", ex.group),
+            ]
     return out
 
 
-def build(data_dir: Path, sources: Iterable[str], *, seed: int = 0, rules: bool = True,
-          light_positives: bool = True, query_rows: bool = False, tree_edits: bool = False,
-          unrelated_fraction: float = 0.0) -> dict[str, list[Example]]:
+def build(
+    data_dir: Path,
+    sources: Iterable[str],
+    *,
+    seed: int = 0,
+    rules: bool = True,
+    light_positives: bool = True,
+    query_rows: bool = False,
+    tree_edits: bool = False,
+    unrelated_fraction: float = 0.0,
+) -> dict[str, list[Example]]:
     """``{"train": [...], "dev": [...]}`` over the given sources, with generated rows on the same side as
     their source item."""
     split: dict[str, list[Example]] = {"train": [], "dev": []}

@@ -28,9 +28,22 @@ import random
 
 from verimap.training.data import Example, split_of
 
-ASK = ["How do I {v}?", "How can I {v}?", "How to {v}?", "Is there a way to {v}?", "What's the way to {v}?",
-       "Can I {v}?", "Where do I go to {v}?", "I want to {v}.", "Help me {v}.", "Please {v}.", "I need to {v}.",
-       "Is it possible to {v}?", "Steps to {v}?", "Show me how to {v}."]
+ASK = [
+    "How do I {v}?",
+    "How can I {v}?",
+    "How to {v}?",
+    "Is there a way to {v}?",
+    "What's the way to {v}?",
+    "Can I {v}?",
+    "Where do I go to {v}?",
+    "I want to {v}.",
+    "Help me {v}.",
+    "Please {v}.",
+    "I need to {v}.",
+    "Is it possible to {v}?",
+    "Steps to {v}?",
+    "Show me how to {v}.",
+]
 
 # (verb forms that mean the same, verb forms of the opposite action)
 ACTIONS = [
@@ -104,12 +117,18 @@ THINGS = [
 ]
 # Templates with two slots whose order carries meaning: (template, slot filler pairs)
 DIRECTIONAL = [
-    ("How do I transfer money from {a} to {b}?", [("savings", "checking"), ("my card", "my bank account"),
-                                                   ("PayPal", "my bank"), ("euros", "dollars")]),
-    ("How do I move files from {a} to {b}?", [("my phone", "my laptop"), ("Dropbox", "Google Drive"),
-                                              ("the SD card", "internal storage")]),
-    ("Convert {a} to {b}.", [("miles", "kilometres"), ("Celsius", "Fahrenheit"), ("pounds", "kilograms"),
-                             ("PDF", "Word"), ("JPEG", "PNG")]),
+    (
+        "How do I transfer money from {a} to {b}?",
+        [("savings", "checking"), ("my card", "my bank account"), ("PayPal", "my bank"), ("euros", "dollars")],
+    ),
+    (
+        "How do I move files from {a} to {b}?",
+        [("my phone", "my laptop"), ("Dropbox", "Google Drive"), ("the SD card", "internal storage")],
+    ),
+    (
+        "Convert {a} to {b}.",
+        [("miles", "kilometres"), ("Celsius", "Fahrenheit"), ("pounds", "kilograms"), ("PDF", "Word"), ("JPEG", "PNG")],
+    ),
     ("Translate this from {a} to {b}.", [("English", "Spanish"), ("French", "German"), ("Japanese", "Korean")]),
     ("What's the flight time from {a} to {b}?", [("Paris", "Rome"), ("London", "New York"), ("Tokyo", "Seoul")]),
     ("Can I switch my plan from {a} to {b}?", [("monthly", "yearly"), ("basic", "premium")]),
@@ -125,30 +144,58 @@ DIRECTIONAL_PARAPHRASE = {  # the same request in other words, same slot order
 ROLES = [  # (question, same meaning, role-swapped)
     ("Can my manager see my calendar?", "Is my calendar visible to my manager?", "Can I see my manager's calendar?"),
     ("Can guests edit my documents?", "Are my documents editable by guests?", "Can I edit the guests' documents?"),
-    ("Does the landlord pay the tenant's deposit?", "Is the tenant's deposit paid by the landlord?",
-     "Does the tenant pay the landlord's deposit?"),
-    ("Can the admin remove members from the group?", "Can members be removed from the group by the admin?",
-     "Can members remove the admin from the group?"),
-    ("Will the bank refund the merchant?", "Will the merchant get a refund from the bank?",
-     "Will the merchant refund the bank?"),
-    ("Can my kids message my contacts?", "Are my contacts reachable by my kids through messages?",
-     "Can my contacts message my kids?"),
-    ("Does the seller pay shipping for the buyer?", "Is shipping paid by the seller for the buyer?",
-     "Does the buyer pay shipping for the seller?"),
-    ("Can the teacher see the students' grades?", "Are the students' grades visible to the teacher?",
-     "Can the students see the teacher's grades?"),
-    ("Can my partner access my account?", "Is my account accessible to my partner?",
-     "Can I access my partner's account?"),
-    ("Does the employer match the employee's contributions?",
-     "Are the employee's contributions matched by the employer?",
-     "Does the employee match the employer's contributions?"),
+    (
+        "Does the landlord pay the tenant's deposit?",
+        "Is the tenant's deposit paid by the landlord?",
+        "Does the tenant pay the landlord's deposit?",
+    ),
+    (
+        "Can the admin remove members from the group?",
+        "Can members be removed from the group by the admin?",
+        "Can members remove the admin from the group?",
+    ),
+    (
+        "Will the bank refund the merchant?",
+        "Will the merchant get a refund from the bank?",
+        "Will the merchant refund the bank?",
+    ),
+    (
+        "Can my kids message my contacts?",
+        "Are my contacts reachable by my kids through messages?",
+        "Can my contacts message my kids?",
+    ),
+    (
+        "Does the seller pay shipping for the buyer?",
+        "Is shipping paid by the seller for the buyer?",
+        "Does the buyer pay shipping for the seller?",
+    ),
+    (
+        "Can the teacher see the students' grades?",
+        "Are the students' grades visible to the teacher?",
+        "Can the students see the teacher's grades?",
+    ),
+    (
+        "Can my partner access my account?",
+        "Is my account accessible to my partner?",
+        "Can I access my partner's account?",
+    ),
+    (
+        "Does the employer match the employee's contributions?",
+        "Are the employee's contributions matched by the employer?",
+        "Does the employee match the employer's contributions?",
+    ),
 ]
 NUMBERED = [  # (template with {n}, unit, alternatives for the unit)
-    ("Set an alarm for {n} am.", "", ""), ("Remind me in {n} minutes.", "minutes", "hours"),
-    ("Book a table for {n} people.", "", ""), ("Is a {n} mile run too long for a beginner?", "mile", "kilometre"),
-    ("How much is a {n} day pass?", "day", "week"), ("Order {n} pizzas for the party.", "", ""),
-    ("Split the bill {n} ways.", "", ""), ("Schedule the backup every {n} hours.", "hours", "days"),
-    ("Can I withdraw {n} dollars at once?", "dollars", "euros"), ("Cook the pasta for {n} minutes.", "minutes", "seconds"),
+    ("Set an alarm for {n} am.", "", ""),
+    ("Remind me in {n} minutes.", "minutes", "hours"),
+    ("Book a table for {n} people.", "", ""),
+    ("Is a {n} mile run too long for a beginner?", "mile", "kilometre"),
+    ("How much is a {n} day pass?", "day", "week"),
+    ("Order {n} pizzas for the party.", "", ""),
+    ("Split the bill {n} ways.", "", ""),
+    ("Schedule the backup every {n} hours.", "hours", "days"),
+    ("Can I withdraw {n} dollars at once?", "dollars", "euros"),
+    ("Cook the pasta for {n} minutes.", "minutes", "seconds"),
 ]
 ENTITIES = [  # (template, entity, same entity said otherwise, another entity)
     ("How do I take a screenshot on my {e}?", "iPhone", "Apple phone", "Android phone"),
@@ -170,26 +217,51 @@ TEMPORAL = [  # (template, word, its opposite)
     ("Is it better to stretch {w} running?", "before", "after"),
 ]
 COMPARATIVE = [  # (question, same meaning, opposite comparison)
-    ("Is the train cheaper than the bus?", "Does the train cost less than the bus?",
-     "Is the train more expensive than the bus?"),
-    ("Which is faster, Wi-Fi or Ethernet?", "Between Wi-Fi and Ethernet, which one is quicker?",
-     "Which is slower, Wi-Fi or Ethernet?"),
-    ("Is the new model lighter than the old one?", "Does the new model weigh less than the old one?",
-     "Is the new model heavier than the old one?"),
-    ("Are flights cheaper on Tuesdays?", "Do flights cost less on Tuesdays?", "Are flights more expensive on Tuesdays?"),
-    ("Is the basic plan better than the premium plan?", "Does the basic plan beat the premium plan?",
-     "Is the basic plan worse than the premium plan?"),
+    (
+        "Is the train cheaper than the bus?",
+        "Does the train cost less than the bus?",
+        "Is the train more expensive than the bus?",
+    ),
+    (
+        "Which is faster, Wi-Fi or Ethernet?",
+        "Between Wi-Fi and Ethernet, which one is quicker?",
+        "Which is slower, Wi-Fi or Ethernet?",
+    ),
+    (
+        "Is the new model lighter than the old one?",
+        "Does the new model weigh less than the old one?",
+        "Is the new model heavier than the old one?",
+    ),
+    (
+        "Are flights cheaper on Tuesdays?",
+        "Do flights cost less on Tuesdays?",
+        "Are flights more expensive on Tuesdays?",
+    ),
+    (
+        "Is the basic plan better than the premium plan?",
+        "Does the basic plan beat the premium plan?",
+        "Is the basic plan worse than the premium plan?",
+    ),
 ]
 NEGATED = [  # (request, same meaning, the request turned around)
-    ("How do I stop getting marketing emails?", "How can I opt out of marketing emails?",
-     "How do I keep getting marketing emails?"),
-    ("Why can't I log in to my account?", "What is preventing me from logging in to my account?",
-     "Why can I log in to my account?"),
+    (
+        "How do I stop getting marketing emails?",
+        "How can I opt out of marketing emails?",
+        "How do I keep getting marketing emails?",
+    ),
+    (
+        "Why can't I log in to my account?",
+        "What is preventing me from logging in to my account?",
+        "Why can I log in to my account?",
+    ),
     ("I don't want to share my location.", "I'd rather not share my location.", "I want to share my location."),
     ("My card is not working abroad.", "My card doesn't work abroad.", "My card is working abroad."),
     ("The app won't open on my phone.", "The app doesn't open on my phone.", "The app opens on my phone."),
-    ("How do I make sure nobody can see my posts?", "How can I hide my posts from everyone?",
-     "How do I make sure everybody can see my posts?"),
+    (
+        "How do I make sure nobody can see my posts?",
+        "How can I hide my posts from everyone?",
+        "How do I make sure everybody can see my posts?",
+    ),
     ("Why did my payment fail?", "What made my payment not go through?", "Why did my payment go through?"),
 ]
 
@@ -244,8 +316,16 @@ def prompt_pairs(seed: int = 0) -> list[Example]:
         add(anchor, template.format(e=other_e), 0, "entity", template)
     for template, w, opposite in TEMPORAL:
         anchor = template.format(w=w)
-        add(anchor, anchor.replace("Remind me", "Please remind me").replace("Should I", "Is it best to")
-            .replace("Can I", "Is it possible to").replace("Is it better", "Should I"), 1, "", template)
+        add(
+            anchor,
+            anchor.replace("Remind me", "Please remind me")
+            .replace("Should I", "Is it best to")
+            .replace("Can I", "Is it possible to")
+            .replace("Is it better", "Should I"),
+            1,
+            "",
+            template,
+        )
         add(anchor, template.format(w=opposite), 0, "temporal", template)
     for q, same, opposite in COMPARATIVE:
         add(q, same, 1, "", q)

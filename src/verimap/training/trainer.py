@@ -14,9 +14,9 @@ import hashlib
 import math
 import random
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -29,6 +29,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 from verimap.encoder import TokenEncoder
+from verimap.evaluation.metrics import roc_auc
 from verimap.network import NetworkConfig, build_network
 from verimap.parse import PARSER_ID
 from verimap.simmap import CHANNELS, structure_maps
@@ -63,7 +64,9 @@ class TrainConfig:
     encoder_lr: float = 2e-4
     head_lr: float | None = None  # the network's learning rate in the end-to-end stage (None: ``lr``)
     probe_rows: int = 800  # dev rows scored at each end-to-end check (overall and per-source AUC logged)
-    select_on: str = "all"  # end-to-end checkpoint chosen on the probe's AUC over "all" rows or the "human"-written sources' mean
+    select_on: str = (
+        "all"  # end-to-end checkpoint chosen on the probe's AUC over "all" rows or the "human"-written sources' mean
+    )
     steps: int = 0  # end-to-end optimisation steps (the frozen path uses epochs)
     end_to_end_batch_size: int = 16  # pairs per end-to-end step (the encoder's backward pass dominates)
     eval_every: int = 200
@@ -74,7 +77,7 @@ class TrainConfig:
             raise ValueError(f"select_on must be 'all' or 'human', got {self.select_on!r}")
 
     @classmethod
-    def from_toml_text(cls, text: str) -> "TrainConfig":
+    def from_toml_text(cls, text: str) -> TrainConfig:
         data = tomllib.loads(text)
         net = NetworkConfig.from_dict(data.pop("network", {}))
         known = {f for f in cls.__dataclass_fields__} - {"network"}
@@ -84,7 +87,7 @@ class TrainConfig:
         return cls(network=net, **data)
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "TrainConfig":
+    def from_file(cls, path: str | Path) -> TrainConfig:
         return cls.from_toml_text(Path(path).read_text())
 
     def to_dict(self) -> dict:
@@ -152,10 +155,12 @@ def batch_maps(cache: VectorCache, batch: Sequence[Example], config: NetworkConf
     return structure_maps(qs, ds, qp, dp, (config.map_rows, config.map_cols), CHANNELS, pooled)
 
 
-def length_batches(cache: VectorCache, rows: Sequence[Example], batch_size: int,
-                   rng: random.Random | None) -> list[list[Example]]:
+def length_batches(
+    cache: VectorCache, rows: Sequence[Example], batch_size: int, rng: random.Random | None
+) -> list[list[Example]]:
     """Batches of pairs of similar length (the networks crop each batch to its longest pair, so mixing a 10-token
     pair with a 60-token one wastes most of the work), in random order when ``rng`` is given."""
+
     def size(r: Example) -> float:
         n = len(cache.entries[cache.key(r.a)].vectors) + len(cache.entries[cache.key(r.b)].vectors)
         return n + (rng.random() * 6 if rng is not None else 0.0)
@@ -171,34 +176,17 @@ def length_batches(cache: VectorCache, rows: Sequence[Example], batch_size: int,
 def logits_of(net, cache: VectorCache, rows: Sequence[Example], batch_size: int = 256) -> np.ndarray:
     net.eval()
     device = next(net.parameters()).device
-    order = sorted(range(len(rows)), key=lambda i: len(cache.entries[cache.key(rows[i].a)].vectors)
-                   + len(cache.entries[cache.key(rows[i].b)].vectors))
+    order = sorted(
+        range(len(rows)),
+        key=lambda i: (
+            len(cache.entries[cache.key(rows[i].a)].vectors) + len(cache.entries[cache.key(rows[i].b)].vectors)
+        ),
+    )
     out = np.zeros(len(rows), dtype=np.float32)
     for s in range(0, len(order), batch_size):
         chunk = order[s : s + batch_size]
         out[chunk] = net(batch_maps(cache, [rows[i] for i in chunk], net.config, None).to(device)).float().cpu().numpy()
     return out
-
-
-def roc_auc(labels: Sequence[int], scores: Sequence[float]) -> float:
-    """Mann-Whitney ROC-AUC (ties count half); NaN when one class is missing."""
-    y = np.asarray(labels)
-    s = np.asarray(scores, dtype=np.float64)
-    pos, neg = s[y == 1], s[y == 0]
-    if not len(pos) or not len(neg):
-        return float("nan")
-    order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
-    ranks = np.empty(len(order))
-    allv = np.concatenate([pos, neg])[order]
-    # average ranks for ties
-    i = 0
-    while i < len(allv):
-        j = i
-        while j + 1 < len(allv) and allv[j + 1] == allv[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2 + 1
-        i = j + 1
-    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
 def fit_platt(logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:
@@ -245,16 +233,31 @@ def licence_of(data_desc: dict) -> dict:
 def load_split(config: TrainConfig, data_dir: Path | None, user_pairs: Path | None, rng: random.Random):
     if user_pairs is not None:
         rows = read_user_pairs(user_pairs)
-        split = {"train": [r for r in rows if split_of(r.group) == "train"],
-                 "dev": [r for r in rows if split_of(r.group) == "dev"]}
+        split = {
+            "train": [r for r in rows if split_of(r.group) == "train"],
+            "dev": [r for r in rows if split_of(r.group) == "dev"],
+        }
         data_desc = {"user_pairs": str(user_pairs)}
     else:
-        split = build(data_dir or default_data_dir(), config.sources, seed=config.seed, rules=config.rules,
-                      light_positives=config.light_positives, query_rows=config.query_rows,
-                      tree_edits=config.tree_edits, unrelated_fraction=config.unrelated_fraction)
-        data_desc = {"sources": config.sources, "rules": config.rules, "light_positives": config.light_positives,
-                     "query_rows": config.query_rows, "tree_edits": config.tree_edits,
-                     "unrelated_fraction": config.unrelated_fraction, "kind_cap": config.kind_cap}
+        split = build(
+            data_dir or default_data_dir(),
+            config.sources,
+            seed=config.seed,
+            rules=config.rules,
+            light_positives=config.light_positives,
+            query_rows=config.query_rows,
+            tree_edits=config.tree_edits,
+            unrelated_fraction=config.unrelated_fraction,
+        )
+        data_desc = {
+            "sources": config.sources,
+            "rules": config.rules,
+            "light_positives": config.light_positives,
+            "query_rows": config.query_rows,
+            "tree_edits": config.tree_edits,
+            "unrelated_fraction": config.unrelated_fraction,
+            "kind_cap": config.kind_cap,
+        }
     train_rows, dev_rows = split["train"], split["dev"]
     rng.shuffle(train_rows)
     rng.shuffle(dev_rows)
@@ -270,7 +273,9 @@ def load_split(config: TrainConfig, data_dir: Path | None, user_pairs: Path | No
     train_rows = train_rows[: config.max_train] if config.max_train else train_rows
     dev_rows = dev_rows[: config.max_dev] if config.max_dev else dev_rows
     if not train_rows or not dev_rows or len({r.label for r in dev_rows}) < 2:
-        raise ValueError(f"need training rows and dev rows of both labels (train {len(train_rows)}, dev {len(dev_rows)})")
+        raise ValueError(
+            f"need training rows and dev rows of both labels (train {len(train_rows)}, dev {len(dev_rows)})"
+        )
     return train_rows, dev_rows, data_desc
 
 
@@ -326,15 +331,17 @@ def train(
         dev_cache = VectorCache(encoder, cache_path)
         dev_cache.fill([t for r in train_rows + dev_rows for t in (r.a, r.b)])
         log(f"vectors ready ({len(dev_cache.vectors)} texts) after {time.time() - t0:.0f}s")
-        best["frozen"] = _fit_frozen(config, net, dev_cache, train_rows, dev_rows, dev_labels, pos_weight, size,
-                                     rng, log, t0)
+        best["frozen"] = _fit_frozen(
+            config, net, dev_cache, train_rows, dev_rows, dev_labels, pos_weight, size, rng, log, t0
+        )
     # Stage 2 (adapter_rank > 0 and steps > 0): LoRA on a verifier-side encoder copy, end to end.
     if config.adapter_rank and config.steps:
         adapter = {"rank": config.adapter_rank, "alpha": config.adapter_alpha}
         tuned = encoder.with_adapter(adapter, adapter_state)
-        best["end_to_end"] = _fit_end_to_end(config, net, tuned, train_rows, dev_rows, dev_labels, pos_weight, rng,
-                                             log, t0)
-        from verimap.adapter import lora_state
+        best["end_to_end"] = _fit_end_to_end(
+            config, net, tuned, train_rows, dev_rows, dev_labels, pos_weight, rng, log, t0
+        )
+        from verimap.lora import lora_state
 
         adapter_state = {k: v.cpu() for k, v in lora_state(tuned.model).items()}
         dev_cache = VectorCache(tuned, None)
@@ -351,8 +358,11 @@ def train(
     for src in sorted({r.source for r in dev_rows}):
         idx = np.array([r.source == src for r in dev_rows])
         auc_src = roc_auc(dev_labels[idx], probs[idx])
-        per_source[src] = {"n": int(idx.sum()), "auc": None if math.isnan(auc_src) else auc_src,
-                           "accept_rate": float((probs[idx] >= threshold).mean())}
+        per_source[src] = {
+            "n": int(idx.sum()),
+            "auc": None if math.isnan(auc_src) else auc_src,
+            "accept_rate": float((probs[idx] >= threshold).mean()),
+        }
     metrics = {"dev_auc": roc_auc(dev_labels, dev_logits), "best": best, "dev_per_source": per_source}
     card = weights_io.Card(
         encoder=encoder.encoder_id,
@@ -411,10 +421,17 @@ def _fit_frozen(config, net, cache, train_rows, dev_rows, dev_labels, pos_weight
             total += loss.item() * len(batch)
         dev_logits = logits_of(net, cache, dev_rows)
         auc = roc_auc(dev_labels, dev_logits)
-        log(f"epoch {epoch + 1}/{config.epochs} loss {total / len(train_rows):.4f} dev AUC {auc:.4f} ({time.time() - t0:.0f}s)")
-        log("  dev AUC per source: " + ", ".join(
-            f"{src} {roc_auc(dev_labels[idx], dev_logits[idx]):.3f}" for src in sorted({r.source for r in dev_rows})
-            if len(set(dev_labels[idx := np.array([r.source == src for r in dev_rows])])) == 2))
+        log(
+            f"epoch {epoch + 1}/{config.epochs} loss {total / len(train_rows):.4f} dev AUC {auc:.4f} ({time.time() - t0:.0f}s)"
+        )
+        log(
+            "  dev AUC per source: "
+            + ", ".join(
+                f"{src} {roc_auc(dev_labels[idx], dev_logits[idx]):.3f}"
+                for src in sorted({r.source for r in dev_rows})
+                if len(set(dev_labels[idx := np.array([r.source == src for r in dev_rows])])) == 2
+            )
+        )
         if auc > best[0]:
             best = (auc, {k: v.clone() for k, v in net.state_dict().items()}, epoch + 1)
     net.load_state_dict(best[1])
@@ -427,10 +444,13 @@ def _fit_end_to_end(config, net, tuned, train_rows, dev_rows, dev_labels, pos_we
     size = (config.network.map_rows, config.network.map_cols)
     lora = [p for p in tuned.model.parameters() if p.requires_grad]
     head_lr = config.lr if config.head_lr is None else config.head_lr
-    opt = torch.optim.AdamW([{"params": net.parameters(), "lr": head_lr},
-                             {"params": lora, "lr": config.encoder_lr}], weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[head_lr, config.encoder_lr],
-                                                total_steps=config.steps, pct_start=0.1)
+    opt = torch.optim.AdamW(
+        [{"params": net.parameters(), "lr": head_lr}, {"params": lora, "lr": config.encoder_lr}],
+        weight_decay=config.weight_decay,
+    )
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=[head_lr, config.encoder_lr], total_steps=config.steps, pct_start=0.1
+    )
     probe = dev_rows[: config.probe_rows]
     probe_labels = np.array([r.label for r in probe])
     human = sorted({r.source for r in probe if "+" not in r.source})
@@ -450,8 +470,10 @@ def _fit_end_to_end(config, net, tuned, train_rows, dev_rows, dev_labels, pos_we
         return roc_auc(probe_labels, logits)
 
     def snapshot():
-        return ({k: v.clone() for k, v in net.state_dict().items()},
-                {k: v.clone() for k, v in tuned.model.state_dict().items() if ".lora_" in k})
+        return (
+            {k: v.clone() for k, v in net.state_dict().items()},
+            {k: v.clone() for k, v in tuned.model.state_dict().items() if ".lora_" in k},
+        )
 
     best = (dev_auc(), snapshot(), 0)
     log(f"step 0 dev-probe AUC ({config.select_on}) {best[0]:.4f} ({time.time() - t0:.0f}s)")
@@ -476,8 +498,12 @@ def _fit_end_to_end(config, net, tuned, train_rows, dev_rows, dev_labels, pos_we
             ds.append(vecs[b])
             qp.append(parses[a])
             dp.append(parses[b])
-            pooled.append(float(torch.nn.functional.normalize(vecs[a].detach().mean(0), dim=0)
-                                @ torch.nn.functional.normalize(vecs[b].detach().mean(0), dim=0)))
+            pooled.append(
+                float(
+                    torch.nn.functional.normalize(vecs[a].detach().mean(0), dim=0)
+                    @ torch.nn.functional.normalize(vecs[b].detach().mean(0), dim=0)
+                )
+            )
         inputs = structure_maps(qs, ds, qp, dp, size, CHANNELS, pooled)
         maps = inputs.maps
         y = torch.tensor([r.label for r in batch], dtype=torch.float32, device=maps.device)

@@ -24,19 +24,116 @@ OBJECT_PRONOUNS = {v: k for k, v in SUBJECT_PRONOUNS.items()}
 OBJECT_PRONOUNS["her"] = "she"
 KEEP_CASE_POS = {"PROPN"}
 NON_SWAPPABLE_PREPS = {"of", "than", "by", "like", "as", "out"}
-NEGATABLE_AUX = {"is", "are", "was", "were", "am", "can", "could", "will", "would", "should", "may", "might", "must",
-                 "has", "have", "had", "does", "do", "did", "shall"}
+NEGATABLE_AUX = {
+    "is",
+    "are",
+    "was",
+    "were",
+    "am",
+    "can",
+    "could",
+    "will",
+    "would",
+    "should",
+    "may",
+    "might",
+    "must",
+    "has",
+    "have",
+    "had",
+    "does",
+    "do",
+    "did",
+    "shall",
+}
 CONTRACTED = {"ca": "can", "wo": "will", "sha": "shall"}
-NEGATED_AUX = {"do": "don't", "does": "doesn't", "did": "didn't", "can": "can't", "could": "couldn't", "will": "won't",
-               "would": "wouldn't", "should": "shouldn't", "is": "isn't", "are": "aren't", "was": "wasn't",
-               "were": "weren't", "has": "hasn't", "have": "haven't", "had": "hadn't", "must": "mustn't"}
-STATIVE = {"have", "be", "get", "lack", "resemble", "contain", "cost", "weigh", "fit", "suit", "mean", "become",
-           "seem", "include", "involve", "equal", "own", "possess"}  # their passives are not English
-SWAPPABLE_PREPS = {"from", "to", "into", "onto", "toward", "towards", "for", "with", "against", "over", "under",
-                   "above", "below", "behind", "near", "before", "after", "in", "on", "at", "beside", "inside",
-                   "outside", "across", "through"}
-FRONTABLE_PREPS = {"in", "on", "near", "after", "before", "during", "since", "until", "behind", "under", "above",
-                   "below", "inside", "outside", "beside", "across", "along", "around", "throughout", "at"}
+NEGATED_AUX = {
+    "do": "don't",
+    "does": "doesn't",
+    "did": "didn't",
+    "can": "can't",
+    "could": "couldn't",
+    "will": "won't",
+    "would": "wouldn't",
+    "should": "shouldn't",
+    "is": "isn't",
+    "are": "aren't",
+    "was": "wasn't",
+    "were": "weren't",
+    "has": "hasn't",
+    "have": "haven't",
+    "had": "hadn't",
+    "must": "mustn't",
+}
+STATIVE = {
+    "have",
+    "be",
+    "get",
+    "lack",
+    "resemble",
+    "contain",
+    "cost",
+    "weigh",
+    "fit",
+    "suit",
+    "mean",
+    "become",
+    "seem",
+    "include",
+    "involve",
+    "equal",
+    "own",
+    "possess",
+}  # their passives are not English
+SWAPPABLE_PREPS = {
+    "from",
+    "to",
+    "into",
+    "onto",
+    "toward",
+    "towards",
+    "for",
+    "with",
+    "against",
+    "over",
+    "under",
+    "above",
+    "below",
+    "behind",
+    "near",
+    "before",
+    "after",
+    "in",
+    "on",
+    "at",
+    "beside",
+    "inside",
+    "outside",
+    "across",
+    "through",
+}
+FRONTABLE_PREPS = {
+    "in",
+    "on",
+    "near",
+    "after",
+    "before",
+    "during",
+    "since",
+    "until",
+    "behind",
+    "under",
+    "above",
+    "below",
+    "inside",
+    "outside",
+    "beside",
+    "across",
+    "along",
+    "around",
+    "throughout",
+    "at",
+}
 PART_NOUNS = {"top", "front", "side", "edge", "middle", "bottom", "back", "part", "end", "center", "centre", "corner"}
 
 
@@ -86,13 +183,21 @@ def _article(det, next_word: str) -> dict[int, str]:
     "a")."""
     if det is None or det.lower_ not in ("a", "an") or not next_word:
         return {}
-    word = "an" if next_word[0].lower() in "aeiou" and not next_word.lower().startswith(("uni", "use", "one", "eu")) \
+    word = (
+        "an"
+        if next_word[0].lower() in "aeiou" and not next_word.lower().startswith(("uni", "use", "one", "eu"))
         else "a"
+    )
     return {det.i: word.capitalize() if det.text[:1].isupper() else word} if word != det.lower_ else {}
 
 
-def _swap_spans(doc, a: tuple[int, int], b: tuple[int, int], subject_first: bool | None = None,
-                replace: dict[int, str] | None = None) -> str | None:
+def _swap_spans(
+    doc,
+    a: tuple[int, int],
+    b: tuple[int, int],
+    subject_first: bool | None = None,
+    replace: dict[int, str] | None = None,
+) -> str | None:
     """The text with token spans ``a`` and ``b`` (inclusive, non-overlapping, at most 8 tokens, no punctuation
     inside) exchanged, case fixed. ``subject_first``: which span is in the subject slot (``True``: the earlier one),
     so pronouns take the case of their new slot ("he saw her" → "she saw him"). ``replace``: other tokens to
@@ -117,8 +222,9 @@ def _swap_spans(doc, a: tuple[int, int], b: tuple[int, int], subject_first: bool
         if start > 0 and start - 1 not in range(a[0], a[1] + 1):
             replace.update(_article(doc[start - 1], new))
     pieces, last = [], 0
-    cuts = sorted([(s1, e1, second), (s2, e2, first)] + [(doc[i].idx, doc[i].idx + len(doc[i]), w)
-                                                         for i, w in replace.items()])
+    cuts = sorted(
+        [(s1, e1, second), (s2, e2, first)] + [(doc[i].idx, doc[i].idx + len(doc[i]), w) for i, w in replace.items()]
+    )
     for s, e, w in cuts:
         pieces += [text[last:s], w]
         last = e
@@ -135,12 +241,23 @@ def _map_pronoun(phrase: str, to_subject: bool) -> str:
 
 
 def _plural(tok) -> bool:
-    return tok.tag_ in ("NNS", "NNPS") or any(c.dep_ == "conj" for c in tok.children) or tok.lower_ in (
-        "we", "they", "them", "us", "you", "i", "me")
+    return (
+        tok.tag_ in ("NNS", "NNPS")
+        or any(c.dep_ == "conj" for c in tok.children)
+        or tok.lower_ in ("we", "they", "them", "us", "you", "i", "me")
+    )
 
 
-AGREE = {("is", True): "are", ("are", False): "is", ("was", True): "were", ("were", False): "was",
-         ("has", True): "have", ("have", False): "has", ("does", True): "do", ("do", False): "does"}
+AGREE = {
+    ("is", True): "are",
+    ("are", False): "is",
+    ("was", True): "were",
+    ("were", False): "was",
+    ("has", True): "have",
+    ("have", False): "has",
+    ("does", True): "do",
+    ("do", False): "does",
+}
 
 
 def _agreement(root, old_subject, new_subject) -> dict[int, str]:
@@ -204,8 +321,14 @@ def attribute_swap(doc) -> str | None:
     found = []
     for t in doc:
         if t.pos_ in ("NOUN", "PROPN"):
-            adj = [c for c in t.children if c.dep_ == "amod" and c.tag_ in ("JJ", "JJR", "JJS")
-                   and c.left_edge.i == c.i == c.right_edge.i and not _hyphenated(c)]
+            adj = [
+                c
+                for c in t.children
+                if c.dep_ == "amod"
+                and c.tag_ in ("JJ", "JJR", "JJS")
+                and c.left_edge.i == c.i == c.right_edge.i
+                and not _hyphenated(c)
+            ]
             if adj:
                 found.append((t, adj[0]))
     for i in range(len(found)):
@@ -261,8 +384,15 @@ def preposition_swap(doc) -> str | None:
                 p1, p2 = preps[i], preps[j]
                 o1, o2 = _child(p1, "pobj"), _child(p2, "pobj")
                 # Two things of one kind ("from Paris to Rome"), not "in 1937 ... to Hollywood" or "on top of".
-                if o1 is None or o2 is None or p1.lower_ == p2.lower_ or o1.lower_ == o2.lower_ or o1.pos_ != o2.pos_ \
-                        or o1.pos_ not in ("NOUN", "PROPN") or {o1.lower_, o2.lower_} & PART_NOUNS:
+                if (
+                    o1 is None
+                    or o2 is None
+                    or p1.lower_ == p2.lower_
+                    or o1.lower_ == o2.lower_
+                    or o1.pos_ != o2.pos_
+                    or o1.pos_ not in ("NOUN", "PROPN")
+                    or {o1.lower_, o2.lower_} & PART_NOUNS
+                ):
                     continue
                 made = _swap_spans(doc, _subtree(o1), _subtree(o2))
                 if made:
@@ -293,8 +423,11 @@ def passive(doc) -> str | None:
     participle = _inflect(_lemma(root.text), "VBN")
     if participle is None:
         return None
-    plural = obj.tag_ in ("NNS", "NNPS") or any(c.dep_ == "conj" for c in obj.children) or obj.lower_ in (
-        "we", "they", "them", "us")
+    plural = (
+        obj.tag_ in ("NNS", "NNPS")
+        or any(c.dep_ == "conj" for c in obj.children)
+        or obj.lower_ in ("we", "they", "them", "us")
+    )
     if aux:
         if len(aux) != 1 or aux[0].lower_ not in ("is", "are", "was", "were") or root.tag_ != "VBG":
             return None
@@ -332,8 +465,9 @@ def active(doc) -> str | None:
     a0, a1 = _subtree(agent)
     if not (s1 + 1 == auxpass.i and auxpass.i + 1 == root.i and a0 == root.i + 1):
         return None
-    plural = doer.tag_ in ("NNS", "NNPS") or any(c.dep_ == "conj" for c in doer.children) or doer.lower_ in (
-        "us", "them")
+    plural = (
+        doer.tag_ in ("NNS", "NNPS") or any(c.dep_ == "conj" for c in doer.children) or doer.lower_ in ("us", "them")
+    )
     lemma = _lemma(root.text)
     tag = {"was": "VBD", "were": "VBD", "is": "VBZ", "are": "VBZ"}.get(auxpass.lower_)
     if tag is None:
@@ -390,8 +524,12 @@ def front_adverbial(doc) -> str | None:
         return None
     c = tail[0]
     first = doc[c.left_edge.i]
-    ok = (c.dep_ == "prep" and c.lower_ in FRONTABLE_PREPS and first.i == c.i) or (c.dep_ == "advcl" and first.dep_ == "mark" and first.lower_ in (
-              "because", "when", "while", "after", "before", "since", "although", "though", "if", "once", "until"))
+    ok = (c.dep_ == "prep" and c.lower_ in FRONTABLE_PREPS and first.i == c.i) or (
+        c.dep_ == "advcl"
+        and first.dep_ == "mark"
+        and first.lower_
+        in ("because", "when", "while", "after", "before", "since", "although", "though", "if", "once", "until")
+    )
     if not ok or c.left_edge.i <= root.i or any(t.is_punct for t in doc[c.left_edge.i : end + 1]):
         return None
     text = doc.text
@@ -404,8 +542,12 @@ def front_adverbial(doc) -> str | None:
     return _tidy(f"{_sentence_case(phrase)}, {_lead_case(main, doc[0])}{stop}")
 
 
-NEAR_MISSES = {"role_swap": role_swap, "attribute": attribute_swap, "negation": negation_flip,
-               "direction": preposition_swap}
+NEAR_MISSES = {
+    "role_swap": role_swap,
+    "attribute": attribute_swap,
+    "negation": negation_flip,
+    "direction": preposition_swap,
+}
 SAME_MEANING = {"passive": passive, "active": active, "conjunct_swap": conjunct_swap, "fronting": front_adverbial}
 
 

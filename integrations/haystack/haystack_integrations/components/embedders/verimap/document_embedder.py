@@ -9,14 +9,13 @@ from haystack.utils import ComponentDevice
 from tqdm import tqdm
 
 from haystack_integrations.common.verimap import (
-    attach_token_file,
-    check_token_file,
     deserialize_device,
     document_text,
     resolve_device,
     serialize_device,
     shared_encoder,
 )
+from verimap.cache import attach_token_file, check_token_file
 
 if TYPE_CHECKING:
     from verimap import TokenEncoder
@@ -35,9 +34,9 @@ class VerimapDocumentEmbedder:
     Output documents are copies with ``embedding`` set; inputs are not modified. A document whose ``content`` is
     ``None`` or blank is returned unchanged (no embedding) and a warning is logged.
 
-    With ``token_file``, the token vectors of every text embedded are also written to that SQLite file, so a
+    With ``token_file``, the token vectors of every text embedded are also written to that SQLite file, for a
     ``StructuralVerifierRanker`` or ``VerifiedRetriever`` given the same ``token_file`` (in this process or a later
-    one) reads them instead of encoding the documents it verifies again.
+    one) to read instead of encoding again (docs/token-files.md).
 
     ### Usage example
 
@@ -73,14 +72,9 @@ class VerimapDocumentEmbedder:
         :param meta_fields_to_embed: meta fields whose values are embedded together with the content.
         :param embedding_separator: separator between the meta values and the content.
         :param token_file: path of a verimap token file (SQLite, created if missing) to write the embedded texts'
-            token vectors to, for a ``StructuralVerifierRanker`` / ``VerifiedRetriever`` with the same
-            ``token_file`` to read. Only texts read identically hit: the ranker must build the same text
-            (same ``meta_fields_to_embed`` and ``embedding_separator``, its ``document_prefix`` equal to this
-            ``prefix``, and no ``suffix`` here). Entries are keyed by the sha256 of the text, so an edited document
-            is never served stale, and deleting the file is safe (texts are then encoded again). ``None``
-            (default): nothing is written. Ignored, with a warning, when the encoder has no token cache
-            (``$VERIMAP_TOKEN_CACHE_MB=0``); a file that is not a verimap token file raises ``ValueError`` at
-            ``warm_up`` (or the first ``run``).
+            token vectors to. Only texts the ranker reads identically hit: the same ``meta_fields_to_embed`` and
+            ``embedding_separator``, the ranker's ``document_prefix`` equal to this ``prefix``, and no ``suffix``
+            here. ``None`` (default): nothing is written. How token files behave: docs/token-files.md.
         """
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -92,8 +86,8 @@ class VerimapDocumentEmbedder:
         self.meta_fields_to_embed = list(meta_fields_to_embed or [])
         self.embedding_separator = embedding_separator
         self.token_file = check_token_file(token_file)
-        self._encoder: "TokenEncoder | None" = None
-        self._persist: "Path | None" = None  # token_file, resolved, once attached to the encoder's cache
+        self._encoder: TokenEncoder | None = None
+        self._persist: Path | None = None  # token_file, resolved, once attached to the encoder's cache
 
     def warm_up(self) -> None:
         """Load the encoder (once per process, shared with the other verimap components) and open ``token_file``."""
@@ -101,7 +95,7 @@ class VerimapDocumentEmbedder:
             encoder = shared_encoder(resolve_device(self.device))
             # Opened here so a bad file fails at warm-up; the component stays cold (and fails again) until fixed.
             # Resolved now, so a later change of working directory does not move where the vectors go.
-            self._persist = attach_token_file(encoder, self.token_file, type(self).__name__)
+            self._persist = attach_token_file(encoder.cache, self.token_file, type(self).__name__)
             self._encoder = encoder
 
     @component.output_types(documents=list[Document], meta=dict[str, Any])
@@ -140,7 +134,10 @@ class VerimapDocumentEmbedder:
             chunk = items[start : start + self.batch_size]
             vectors = self._encoder.pooled([t for _, t in chunk], persist=self._persist).tolist()
             embeddings.update(zip((i for i, _ in chunk), vectors))
-        out = [replace(doc, embedding=embeddings[i]) if i in embeddings else replace(doc) for i, doc in enumerate(documents)]
+        out = [
+            replace(doc, embedding=embeddings[i]) if i in embeddings else replace(doc)
+            for i, doc in enumerate(documents)
+        ]
         return {"documents": out, "meta": {"model": self._encoder.encoder_id}}
 
     def to_dict(self) -> dict[str, Any]:

@@ -50,7 +50,7 @@ class VerimapTextEmbedder:
         self.suffix = suffix
         self.batch_size = batch_size
         self.progress_bar = progress_bar
-        self._encoder: "TokenEncoder | None" = None
+        self._encoder: TokenEncoder | None = None
 
     def warm_up(self) -> None:
         """Load the encoder (once per process, shared with the other verimap components)."""

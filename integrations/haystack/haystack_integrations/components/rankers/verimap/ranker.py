@@ -1,56 +1,48 @@
 """``StructuralVerifierRanker``: verimap's structural verifier as a Haystack ranker.
 
-All scoring, thresholding, fusion, ordering and ``top_k`` come from the core (:meth:`verimap.Verifier.rank`, which
-applies :func:`verimap.apply_policy`); this module only turns Haystack documents into texts (and, for
-``fuse_prior="retriever"``, their incoming scores into the core's ``prior_scores``) and results back into documents.
+All scoring, thresholding, fusion, ordering and ``top_k`` come from the core (:meth:`verimap.Verifier.rank` and
+:mod:`verimap.policy`); this module only turns Haystack documents into texts (and, for ``fuse_prior="retriever"``,
+their incoming scores into the core's prior, :func:`verimap.policy.prior_from_incoming`) and results back into
+documents, with the core's result keys (:mod:`verimap.results`).
 """
 
-import math
 from dataclasses import replace
-from numbers import Real
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from haystack import Document, component, default_from_dict, default_to_dict, logging
 from haystack.utils import ComponentDevice
 
 from haystack_integrations.common.verimap import (
-    attach_token_file,
-    check_token_file,
     deserialize_device,
     document_text,
     resolve_device,
     serialize_device,
     shared_verifier,
 )
+from verimap.cache import attach_token_file, check_token_file
 from verimap.inputs import check_query, check_threshold, check_top_k
-from verimap.policy import check_mode
+from verimap.policy import (
+    DEFAULT_MODE,
+    FusePrior,
+    Mode,
+    Ranking,
+    RankResult,
+    ScoreType,
+    check_fuse_prior,
+    check_mode,
+    check_score_type,
+    finite_score,
+    prior_from_incoming,
+)
+from verimap.results import result_fields
 
 if TYPE_CHECKING:
-    from verimap import RankResult, Verifier
+    from verimap import Verifier
 
 logger = logging.getLogger(__name__)
 
-ScoreType = Literal["similarity", "distance"]
-FusePrior = Literal["maxsim", "retriever"]
-
-
-def _usable(score: Any) -> bool:
-    """Whether an incoming ``Document.score`` can be read as a retriever score: ``None``, NaN and infinities
-    (a broken retriever) are treated alike, as "no score"."""
-    return isinstance(score, Real) and not isinstance(score, bool) and math.isfinite(score)
-
-
-def _check_score_type(value: str) -> str:
-    if value not in ("similarity", "distance"):
-        raise ValueError(f"retriever_score_type must be 'similarity' or 'distance', got {value!r}")
-    return value
-
-
-def check_fuse_prior(value: str) -> str:
-    """``fuse_prior`` must be ``"maxsim"`` or ``"retriever"`` (a ``ValueError`` naming the value otherwise)."""
-    if value not in ("maxsim", "retriever"):
-        raise ValueError(f"fuse_prior must be 'maxsim' or 'retriever', got {value!r}")
-    return value
+NO_TEXT = RankResult(index=-1, score=0.0, verifier_score=0.0, accepted=False)
+"""What a document without text gets: it cannot be verified, so it scores 0 and is never accepted."""
 
 
 class _Prepared:
@@ -74,21 +66,16 @@ class StructuralVerifierRanker:
     By default (``mode="fuse"``, ``fuse_prior="maxsim"``, ``score_threshold=None``) the documents are ordered by
     ``fuse_weight * verifier + (1 - fuse_weight) * MaxSim`` (MaxSim min-max normalised by the core, ``fuse_weight``
     from the weights card) and **nothing is dropped**: ``rejected`` only holds documents without text, and each
-    document's ``meta["verifier_accepted"]`` says whether the verifier accepts it at the card's threshold. This is the
-    core's default policy (:meth:`verimap.Verifier.rank`): on SciFact it ranked better than MaxSim or dense retrieval
-    alone, while dropping documents on the shipped model's verdict ranked worse (docs/benchmarks.md). To set
-    near-misses aside, pass an explicit ``score_threshold`` (any mode drops documents under it into ``rejected``)
-    or use ``mode="rerank"`` / ``"filter"`` (which drop under the card's threshold when ``score_threshold`` is
-    ``None``).
+    document's ``meta["verifier_accepted"]`` gives its verdict at the card's threshold. This is the core's default
+    policy (:mod:`verimap.policy`; why: docs/benchmarks.md). To set near-misses aside, pass an explicit
+    ``score_threshold`` (any mode drops documents under it into ``rejected``) or use ``mode="rerank"`` /
+    ``"filter"`` (which drop under the card's threshold when ``score_threshold`` is ``None``).
 
-    Output documents are copies (``dataclasses.replace``); input documents are never modified. On each copy:
-
-    - ``score``: the score the documents are ordered by: the fused score in ``fuse`` mode, the verifier's
-      probability in ``rerank`` and ``filter`` modes.
-    - ``meta["verifier_score"]``: the verifier's calibrated probability (the value a threshold applies to).
-    - ``meta["verifier_accepted"]``: the verifier's verdict (``verifier_score >= threshold``, the threshold being
-      ``score_threshold`` or, when that is ``None``, the weights card's), in ``documents`` and ``rejected`` alike.
-    - ``meta["retriever_score"]``: the ``score`` the document arrived with (only set when it had one).
+    Output documents are copies (``dataclasses.replace``); input documents are never modified. ``score`` is the score
+    the documents are ordered by, and ``meta`` gets the core's result keys (:mod:`verimap.results`, the same keys the
+    LangChain adapter writes): ``relevance_score`` (the same value as ``score``), ``verifier_score`` (the calibrated
+    probability a threshold applies to), ``verifier_accepted`` (the verdict, in ``documents`` and ``rejected`` alike)
+    and ``retriever_score`` (the finite ``score`` the document arrived with, if any).
 
     Documents whose ``content`` is ``None`` or blank cannot be verified: they are put in ``rejected`` (after the
     verified rejections) with ``score`` and ``meta["verifier_score"]`` 0.0 and ``meta["verifier_accepted"]``
@@ -96,9 +83,8 @@ class StructuralVerifierRanker:
     ``id`` are deduplicated first, keeping the one with the best incoming score (first occurrence on ties). An
     incoming ``score`` that is NaN or infinite counts as no score.
 
-    With ``token_file``, the token vectors ``VerimapDocumentEmbedder(token_file=...)`` wrote at indexing time (in
-    this process or another) are read from that file instead of encoding each retrieved document again; scores are
-    exactly the same either way.
+    With ``token_file``, the token vectors ``VerimapDocumentEmbedder(token_file=...)`` wrote at indexing time are
+    read instead of encoding each retrieved document again (docs/token-files.md).
 
     ### Usage example
 
@@ -128,7 +114,7 @@ class StructuralVerifierRanker:
         device: ComponentDevice | None = None,
         top_k: int | None = 10,
         score_threshold: float | None = None,
-        mode: Literal["rerank", "filter", "fuse"] = "fuse",
+        mode: Mode = DEFAULT_MODE,
         fuse_prior: FusePrior = "maxsim",
         scale_score: bool = True,
         batch_size: int = 64,
@@ -153,8 +139,9 @@ class StructuralVerifierRanker:
             rejected documents.
         :param fuse_prior: what ``fuse`` mode combines the verifier with. ``"maxsim"`` (default): MaxSim over the
             same token vectors, computed by the core; it ignores the incoming scores. ``"retriever"``: the incoming
-            ``Document.score`` values, read as ``retriever_score_type`` says (documents without a score get the
-            lowest incoming score; with no scores at all, MaxSim is used instead). Not read in other modes.
+            ``Document.score`` values, read as ``retriever_score_type`` says, when every document has a finite one;
+            if any lacks one, MaxSim (the core's rule, :func:`verimap.policy.prior_from_incoming`). Not read in other
+            modes.
         :param scale_score: accepted for compatibility with Haystack's similarity rankers. verimap's scores are
             always calibrated probabilities in [0, 1], so there is nothing to scale; ``False`` changes nothing.
         :param batch_size: similarity maps per verifier forward pass.
@@ -166,15 +153,10 @@ class StructuralVerifierRanker:
             the best of duplicate documents): ``"similarity"`` (higher is better, most retrievers) or
             ``"distance"`` (lower is better, e.g. Chroma).
         :param token_file: path of a verimap token file (SQLite, created if missing), e.g. the one
-            ``VerimapDocumentEmbedder(token_file=...)`` filled at indexing time. At ``warm_up`` it is attached to the
-            verifier's encoder cache, so documents whose token vectors it holds are read instead of re-encoded
-            (attaching is process-wide: every verimap component sharing the encoder then reads it). Only documents
-            read as the very text that was embedded hit: use the embedder's ``meta_fields_to_embed`` and
-            ``embedding_separator``, its ``prefix`` as ``document_prefix`` (and no embedder ``suffix``); other
-            documents are encoded as usual. Entries are keyed by the sha256 of the text, so an edited document is
-            never served stale, and deleting the file is safe. ``None`` (default): memory cache only. Ignored, with
-            a warning, when the encoder has no token cache (``$VERIMAP_TOKEN_CACHE_MB=0``); a file that is not a
-            verimap token file raises ``ValueError`` naming it at ``warm_up`` (or the first ``run``).
+            ``VerimapDocumentEmbedder(token_file=...)`` filled at indexing time, attached to the encoder's cache at
+            ``warm_up``. Only documents read as the very text the embedder embedded hit: use its
+            ``meta_fields_to_embed`` and ``embedding_separator``, its ``prefix`` as ``document_prefix`` and no
+            embedder ``suffix``. ``None`` (default): memory cache only. How token files behave: docs/token-files.md.
         """
         self.weights = weights
         self.device = device
@@ -190,11 +172,11 @@ class StructuralVerifierRanker:
         self.embedding_separator = embedding_separator
         self.query_prefix = query_prefix
         self.document_prefix = document_prefix
-        self.retriever_score_type = _check_score_type(retriever_score_type)
+        self.retriever_score_type = check_score_type(retriever_score_type, "retriever_score_type")
         self.token_file = check_token_file(token_file)
         if not scale_score:
             logger.info("StructuralVerifierRanker: scale_score=False has no effect, scores are always probabilities")
-        self._verifier: "Verifier | None" = None
+        self._verifier: Verifier | None = None
         self._owner = type(self).__name__  # named in token_file errors and warnings (VerifiedRetriever sets its own)
 
     # -- lifecycle --------------------------------------------------------------------------------------------------
@@ -204,7 +186,7 @@ class StructuralVerifierRanker:
         if self._verifier is None:
             verifier = shared_verifier(self.weights, resolve_device(self.device), self.batch_size)
             # A bad file fails here, and the ranker stays cold (failing again) until it is fixed.
-            attach_token_file(verifier.encoder, self.token_file, self._owner)
+            attach_token_file(verifier.encoder.cache, self.token_file, self._owner)
             self._verifier = verifier
 
     @property
@@ -237,17 +219,16 @@ class StructuralVerifierRanker:
         """
         query, prepared, top_k, threshold = self._prepare(query, documents, top_k, score_threshold)
         if not prepared.texts:
-            return self._finish(prepared, [], [])
-        kept, rejected = self.verifier.rank(
+            return self._finish(prepared, Ranking())
+        ranking = self.verifier.rank(
             self.query_prefix + query,
             prepared.texts,
             top_k,
             threshold,
             mode=self.mode,
             prior_scores=prepared.prior,
-            return_rejected=True,
         )
-        return self._finish(prepared, kept, rejected)
+        return self._finish(prepared, ranking)
 
     @component.output_types(documents=list[Document], rejected=list[Document])
     async def run_async(
@@ -261,17 +242,16 @@ class StructuralVerifierRanker:
         """Same as :meth:`run`; the model runs in a worker thread so the event loop keeps serving."""
         query, prepared, top_k, threshold = self._prepare(query, documents, top_k, score_threshold)
         if not prepared.texts:
-            return self._finish(prepared, [], [])
-        kept, rejected = await self.verifier.rank_async(
+            return self._finish(prepared, Ranking())
+        ranking = await self.verifier.rank_async(
             self.query_prefix + query,
             prepared.texts,
             top_k,
             threshold,
             mode=self.mode,
             prior_scores=prepared.prior,
-            return_rejected=True,
         )
-        return self._finish(prepared, kept, rejected)
+        return self._finish(prepared, ranking)
 
     def _prepare(
         self, query: str, documents: list[Document], top_k: int | None, score_threshold: float | None
@@ -301,7 +281,9 @@ class StructuralVerifierRanker:
                 with_text.append(doc)
                 texts.append(text)
         # The adapter only picks what the core fuses with: None lets Verifier.rank use MaxSim.
-        prior = self._prior_scores(with_text) if self.mode == "fuse" and self.fuse_prior == "retriever" else None
+        prior = None
+        if self.fuse_prior == "retriever":
+            prior = prior_from_incoming([d.score for d in with_text], score_type=self.retriever_score_type)
         return query, _Prepared(with_text, texts, no_text, prior), top_k, threshold
 
     def _deduplicate(self, documents: list[Document]) -> list[Document]:
@@ -312,34 +294,23 @@ class StructuralVerifierRanker:
             current = best.get(doc.id)
             if current is None:
                 best[doc.id] = doc
-            elif _usable(doc.score) and (not _usable(current.score) or sign * doc.score > sign * current.score):
+                continue
+            new, old = finite_score(doc.score), finite_score(current.score)
+            if new is not None and (old is None or sign * new > sign * old):
                 best[doc.id] = doc
         return list(best.values())  # dict order: first occurrence of each id
 
-    def _prior_scores(self, documents: list[Document]) -> list[float] | None:
-        """The incoming scores as "higher is better" priors for ``fuse`` mode; ``None`` if no document has one."""
-        known = [d.score for d in documents if _usable(d.score)]
-        if not known:
-            return None
-        sign = -1.0 if self.retriever_score_type == "distance" else 1.0
-        floor = min(sign * s for s in known)
-        return [sign * d.score if _usable(d.score) else floor for d in documents]
-
     @staticmethod
-    def _with_scores(doc: Document, score: float, verifier_score: float, accepted: bool) -> Document:
-        meta = {**doc.meta, "verifier_score": verifier_score, "verifier_accepted": bool(accepted)}
-        if doc.score is not None:
-            meta["retriever_score"] = doc.score
-        return replace(doc, score=score, meta=meta)
+    def _annotated(doc: Document, result: RankResult) -> Document:
+        meta = {**doc.meta, **result_fields(result, finite_score(doc.score))}
+        return replace(doc, score=result.score, meta=meta)
 
-    def _finish(
-        self, prepared: _Prepared, kept: "list[RankResult]", rejected: "list[RankResult]"
-    ) -> dict[str, list[Document]]:
+    def _finish(self, prepared: _Prepared, ranking: Ranking) -> dict[str, list[Document]]:
         docs = prepared.documents
         return {
-            "documents": [self._with_scores(docs[r.index], r.score, r.verifier_score, r.accepted) for r in kept],
-            "rejected": [self._with_scores(docs[r.index], r.score, r.verifier_score, r.accepted) for r in rejected]
-            + [self._with_scores(d, 0.0, 0.0, False) for d in prepared.no_text],
+            "documents": [self._annotated(docs[r.index], r) for r in ranking.kept],
+            "rejected": [self._annotated(docs[r.index], r) for r in ranking.rejected]
+            + [self._annotated(d, NO_TEXT) for d in prepared.no_text],
         }
 
     # -- serialisation ----------------------------------------------------------------------------------------------

@@ -2,17 +2,18 @@
 
 import asyncio
 import copy
-from typing import Any, Literal
+from typing import Any
 
 from haystack import Document, component, default_from_dict, default_to_dict
 from haystack.components.retrievers.types import EmbeddingRetriever
 from haystack.core.serialization import component_to_dict
 from haystack.utils import ComponentDevice
 
-from haystack_integrations.common.verimap import check_token_file, deserialize_device, serialize_device
+from haystack_integrations.common.verimap import deserialize_device, serialize_device
 from haystack_integrations.components.rankers.verimap import StructuralVerifierRanker
-from haystack_integrations.components.rankers.verimap.ranker import check_fuse_prior
+from verimap.cache import check_token_file
 from verimap.inputs import check_query, check_top_k
+from verimap.policy import DEFAULT_MODE, FusePrior, Mode, ScoreType, check_fuse_prior
 
 
 @component
@@ -31,7 +32,7 @@ class VerifiedRetriever:
     ``ChromaEmbeddingRetriever``); it is serialised with its own type and document store. Verification is exactly
     :class:`StructuralVerifierRanker`'s (same outputs, scores, meta keys and handling of documents without text).
     With ``token_file``, candidates whose token vectors ``VerimapDocumentEmbedder(token_file=...)`` wrote are read
-    from that file instead of being encoded again.
+    instead of being encoded again (docs/token-files.md).
 
     ### Usage example
 
@@ -58,12 +59,12 @@ class VerifiedRetriever:
         recall_k: int = 50,
         top_k: int | None = 10,
         score_threshold: float | None = None,
-        mode: Literal["rerank", "filter", "fuse"] = "fuse",
-        fuse_prior: Literal["maxsim", "retriever"] = "maxsim",
+        mode: Mode = DEFAULT_MODE,
+        fuse_prior: FusePrior = "maxsim",
         batch_size: int = 64,
         meta_fields_to_embed: list[str] | None = None,
         embedding_separator: str = "\n",
-        retriever_score_type: Literal["similarity", "distance"] = "similarity",
+        retriever_score_type: ScoreType = "similarity",
         token_file: str | None = None,
     ) -> None:
         """
@@ -76,21 +77,17 @@ class VerifiedRetriever:
             every mode. ``None``: the weights card's threshold in ``rerank``/``filter`` mode, no dropping in ``fuse``.
         :param mode: ``"fuse"`` (default), ``"rerank"`` or ``"filter"`` (see :class:`StructuralVerifierRanker`).
         :param fuse_prior: ``"maxsim"`` (default: the core fuses the verifier with MaxSim) or ``"retriever"`` (fuse
-            with the wrapped retriever's scores, read as ``retriever_score_type`` says). Only read in ``fuse`` mode.
+            with the wrapped retriever's scores, read as ``retriever_score_type`` says, when every candidate has one;
+            else MaxSim). Only read in ``fuse`` mode.
         :param batch_size: similarity maps per verifier forward pass.
         :param meta_fields_to_embed: meta fields the verifier reads together with the content.
         :param embedding_separator: separator between the meta values and the content.
         :param retriever_score_type: ``"similarity"`` (higher is better) or ``"distance"`` (lower is better, e.g.
             Chroma): how ``fuse_prior="retriever"`` reads the wrapped retriever's scores.
-        :param token_file: path of a verimap token file (SQLite, created if missing), e.g. the one
-            ``VerimapDocumentEmbedder(token_file=...)`` filled when the store was indexed; attached to the
-            verifier's encoder cache at ``warm_up`` (process-wide), so candidates are read instead of re-encoded.
-            Only candidates the embedder embedded as the same text hit (same ``meta_fields_to_embed`` and
-            ``embedding_separator``, no embedder ``prefix``/``suffix``: this component reads documents without a
-            prefix). Entries are keyed by the sha256 of the text (never stale); deleting the file is safe.
-            ``None`` (default): memory cache only. Ignored, with a warning, without a token cache
-            (``$VERIMAP_TOKEN_CACHE_MB=0``); a file that is not a token file raises ``ValueError`` naming it at
-            ``warm_up`` (or the first ``run``).
+        :param token_file: path of a verimap token file, e.g. the one ``VerimapDocumentEmbedder(token_file=...)``
+            filled when the store was indexed (same ``meta_fields_to_embed`` and ``embedding_separator``, no embedder
+            ``prefix``/``suffix``: this component reads documents without a prefix). ``None`` (default): memory cache
+            only. How token files behave: docs/token-files.md.
         """
         if not callable(getattr(retriever, "run", None)):
             raise TypeError("retriever must be a Haystack embedding retriever (a component with a `run` method)")

@@ -1,0 +1,129 @@
+"""Write the sample outputs the docs show, from real runs of the code (never typed by hand).
+
+Each sample sits between ``<!-- sample:NAME:begin -->`` and ``<!-- sample:NAME:end -->`` in a markdown file;
+this script runs what the sample shows (the CLI in-process on a small FAQ indexed into a temporary store, the
+README's Python snippet, the config defaults) and replaces the block. ``tests/test_house.py`` checks that the
+blocks are still what the code prints.
+
+    python scripts/docs_samples.py            # rewrite the blocks
+    python scripts/docs_samples.py --check    # exit 1 if a block is out of date
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+ROOT = Path(__file__).resolve().parents[1]
+BLOCKS = [  # (markdown file, sample name)
+    ("README.md", "readme-rank"),
+    ("docs/cli.md", "search"),
+    ("docs/cli.md", "verify"),
+    ("docs/cli.md", "config"),
+]
+FAQ = """# Travel FAQ
+
+Flights from Paris to Rome leave every two hours from Terminal 2.
+
+Flights from Rome to Paris leave every two hours from Terminal 3.
+
+Each passenger may check one bag of up to 23 kg. A second bag costs 40 euros per flight.
+
+Online check-in opens 30 hours before departure.
+
+Small pets may travel in the cabin in a closed carrier.
+"""
+
+
+def cli(*argv: str) -> str:
+    """What ``verimap ARGV`` prints on stdout, as a console block."""
+    from verimap.cli import main
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(io.StringIO()):
+        status = main(list(argv))
+    if status:
+        raise RuntimeError(f"verimap {' '.join(argv)} exited {status}")
+    return out.getvalue().rstrip()
+
+
+def shell(argv: list[str]) -> str:
+    return "$ verimap " + " ".join(f'"{a}"' if " " in a else a for a in argv)
+
+
+def readme_rank() -> str:
+    """The README's snippet, run: what it prints."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    code = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, "README.md", "exec"), {})
+    return "It prints:\n\n```text\n" + out.getvalue().rstrip() + "\n```"
+
+
+def search_and_verify() -> dict[str, str]:
+    with tempfile.TemporaryDirectory(prefix="verimap-docs-") as tmp:
+        faq = Path(tmp) / "faq.md"
+        faq.write_text(FAQ, encoding="utf-8")
+        store = str(Path(tmp) / "index")
+        cli("index", str(faq), "--store", store, "--quiet")
+        search = ["search", "Flights from Paris to Rome", "--k", "3", "--width", "100"]
+        strict = ["search", "Flights from Paris to Rome", "--threshold", "0.5", "--show-rejected", "--width", "100"]
+        samples = {
+            "search": "```console\n"
+            + "\n\n".join(f"{shell(argv)}\n{cli(*argv, '--store', store)}" for argv in (search, strict))
+            + "\n```",
+        }
+    verify = ["verify", "Did the dog bite the man?", "The dog bit the man.", "The man bit the dog."]
+    samples["verify"] = f"```console\n{shell(verify)}\n{cli(*verify)}\n```"
+    return samples
+
+
+def config() -> str:
+    from verimap.config import example_toml
+    from verimap.weights import load
+
+    _, card, _ = load()
+    return f"```toml\n{example_toml(card.threshold)}\n```"
+
+
+def render_all() -> dict[str, str]:
+    """Every sample, by name."""
+    return {"readme-rank": readme_rank(), **search_and_verify(), "config": config()}
+
+
+def replace_block(text: str, name: str, body: str) -> str:
+    begin, end = f"<!-- sample:{name}:begin -->", f"<!-- sample:{name}:end -->"
+    if text.count(begin) != 1 or text.count(end) != 1:
+        raise ValueError(f"sample {name}: expected one {begin} … {end} block")
+    return text[: text.index(begin) + len(begin)] + f"\n{body}\n" + text[text.index(end) :]
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    samples = render_all()
+    stale = []
+    for path in dict.fromkeys(p for p, _ in BLOCKS):
+        file = ROOT / path
+        text = file.read_text(encoding="utf-8")
+        new = text
+        for p, name in BLOCKS:
+            if p == path:
+                new = replace_block(new, name, samples[name])
+        if new != text:
+            stale.append(path)
+            if not check:
+                file.write_text(new, encoding="utf-8")
+    if stale:
+        print(("out of date: " if check else "rewrote: ") + ", ".join(stale))
+    return 1 if check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,178 @@
+"""What every command shares: its flags, the one way to turn ``verimap.toml`` plus flags into an encoder, a
+verifier, a scorer or a store, the checks of text arguments, and the small file helpers.
+
+Every builder turns the core's errors into one-line :class:`~verimap.errors.CLIError`\\ s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from verimap.config import CONFIG_NAME, KEYS, Config, check, data_dir, load_config
+from verimap.errors import CLIError, ConfigError, StoreError, WeightsError
+from verimap.inputs import check_query, check_unicode
+
+if TYPE_CHECKING:  # imported lazily: torch and chromadb are slow to load
+    from verimap.cache import TokenCache
+    from verimap.encoder import TokenEncoder
+    from verimap.scorers import Scorer
+    from verimap.store import VerimapStore
+    from verimap.verifier import Verifier
+
+SCORERS = ("verifier", "maxsim", "pooled")
+
+
+# -- flags --------------------------------------------------------------------------------------------------------
+def add_config_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="TOML", help=f"config file (default: ./{CONFIG_NAME} if present)")
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, *, threshold: bool = True) -> None:
+    parser.add_argument("--encoder", help="local encoder model directory (default: bundled all-MiniLM-L6-v2)")
+    parser.add_argument("--weights", help="verifier .safetensors with its .json card (default: shipped weights)")
+    parser.add_argument("--device", help="torch device (default: cpu)")
+    if threshold:
+        parser.add_argument("--threshold", type=float, help="accept threshold in [0, 1] (default: the weights card's)")
+
+
+def add_store_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", metavar="DIR", help="local index directory (default: ./verimap-index)")
+    parser.add_argument("--collection", help="collection name (default: verimap)")
+    parser.add_argument("--host", help="Chroma server host: use it instead of the local directory")
+    parser.add_argument("--port", type=int, help="Chroma server port (default: 8000)")
+
+
+def add_data_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data", metavar="DIR", help=f"shared data folder (default: `data` in {CONFIG_NAME}, else $VERIMAP_DATA_DIR)"
+    )
+
+
+def help_text(doc: str) -> str:
+    """A command module's docstring, minus its first paragraph and reST markup, for ``--help``."""
+    body = doc.split("\n\n", 1)[1] if "\n\n" in doc else doc
+    body = re.sub(r":\w+:`~?([^`]+)`", r"\1", body)
+    return body.replace("``", "").strip()
+
+
+# -- config -------------------------------------------------------------------------------------------------------
+def resolve(args: argparse.Namespace, *, config_flag: bool = True) -> Config:
+    """The config file's values with every flag the user gave on top; errors become one-line CLI errors.
+
+    :param config_flag: whether ``--config`` names the ``verimap.toml`` (``train``'s names its training recipe;
+        there only ``./verimap.toml`` is read)."""
+    try:
+        cfg = load_config(getattr(args, "config", None) if config_flag else None)
+        overrides = {k: getattr(args, k) for k in KEYS if getattr(args, k, None) is not None}
+        return check(replace(cfg, **overrides))
+    except ConfigError as exc:
+        raise CLIError(str(exc)) from exc
+
+
+def data_folder(args: argparse.Namespace, cfg: Config, *, required: bool = True) -> Path | None:
+    """The shared data folder: ``--data``, else the config's ``data``, else ``$VERIMAP_DATA_DIR``
+    (:func:`verimap.config.data_dir`; ``None`` when none is given and it is not ``required``)."""
+    try:
+        return data_dir(getattr(args, "data", None), cfg, required=required)
+    except ConfigError as exc:
+        raise CLIError(str(exc)) from exc
+
+
+# -- builders: the one way every command gets its models and store -------------------------------------------------
+def make_encoder(cfg: Config, *, cache: TokenCache | bool | None = None) -> TokenEncoder:
+    """The encoder ``cfg`` names on its device: the process-wide one (:func:`verimap.shared.shared_encoder`), or,
+    with ``cache`` (a :class:`~verimap.cache.TokenCache`, or ``False`` for none), a new one behind it, for a
+    command that must not share the process's token cache (``eval``, ``bench``)."""
+    from verimap.encoder import TokenEncoder
+    from verimap.shared import shared_encoder
+
+    try:
+        if cache is not None:
+            return TokenEncoder(cfg.encoder, device=cfg.device, cache=cache)
+        return shared_encoder(cfg.encoder, cfg.device)
+    except (FileNotFoundError, OSError, ValueError, RuntimeError) as exc:
+        raise CLIError(f"cannot load encoder {cfg.encoder or '(bundled)'}: {exc}") from exc
+
+
+def make_verifier(cfg: Config, encoder: TokenEncoder | None = None) -> Verifier:
+    """The verifier ``cfg`` names (weights, device, threshold), on ``encoder`` (default: :func:`make_encoder`)."""
+    from verimap.verifier import Verifier
+
+    encoder = encoder if encoder is not None else make_encoder(cfg)
+    try:
+        return Verifier(cfg.weights, encoder=encoder, device=cfg.device, threshold=cfg.threshold)
+    except (WeightsError, FileNotFoundError, ValueError) as exc:
+        raise CLIError(f"cannot load verifier weights {cfg.weights or '(shipped)'}: {exc}") from exc
+
+
+def make_scorer(name: str, cfg: Config) -> Scorer:
+    """``verifier`` (:func:`make_verifier`), ``maxsim`` or ``pooled``, on the encoder ``cfg`` names."""
+    from verimap.scorers import MaxSim, PooledCosine
+
+    if name == "verifier":
+        return make_verifier(cfg)
+    return {"maxsim": MaxSim, "pooled": PooledCosine}[name](make_encoder(cfg))
+
+
+def open_store(cfg: Config, encoder: TokenEncoder | None = None, *, create: bool) -> VerimapStore:
+    from verimap.store import VerimapStore
+
+    try:
+        return VerimapStore(
+            cfg.store, collection=cfg.collection, host=cfg.host, port=cfg.port, encoder=encoder, create=create
+        )
+    except (StoreError, ImportError) as exc:
+        raise CLIError(str(exc)) from exc
+    except Exception as exc:  # chromadb: bad collection name, server unreachable, ...
+        raise CLIError(f"cannot open store {cfg.host or cfg.store}: {exc}") from exc
+
+
+# -- arguments ----------------------------------------------------------------------------------------------------
+def text_argument(value: str, name: str, *, query: bool = False) -> str:
+    """A text given on the command line, checked the same way by every command: empty is ``"{name} is empty"``; a
+    query must also hold visible characters (:func:`verimap.inputs.check_query`); undecodable bytes from argv (lone
+    surrogates) are named."""
+    if not value.strip():
+        raise CLIError(f"{name} is empty")
+    try:
+        return check_query(value) if query else check_unicode(value, name)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+
+
+# -- files --------------------------------------------------------------------------------------------------------
+def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+    """Yield ``(line number, object)``; a bad line is a CLIError naming file and line."""
+    try:
+        f = open(path, encoding="utf-8")
+    except OSError as exc:
+        raise CLIError(f"cannot read {path}: {exc.strerror}") from exc
+    with f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise CLIError(f"{path}:{n}: not valid JSON ({exc.msg})") from exc
+            if not isinstance(obj, dict):
+                raise CLIError(f"{path}:{n}: expected a JSON object")
+            yield n, obj
+
+
+def write_block(path: Path, name: str, body: str) -> None:
+    """Replace the ``<!-- name:begin -->`` … ``<!-- name:end -->`` block of a markdown file (appended if absent)."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    block = f"{begin}\n{body}\n{end}"
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    path.write_text(text)
