@@ -76,8 +76,9 @@ def search_and_verify() -> dict[str, str]:
         search = ["search", "Flights from Paris to Rome", "--k", "3", "--width", "100"]
         strict = ["search", "Flights from Paris to Rome", "--threshold", "0.5", "--show-rejected", "--width", "100"]
         samples = {
-            "search": "```console\n" + "\n\n".join(
-                f"{shell(argv)}\n{cli(*argv, '--store', store)}" for argv in (search, strict)) + "\n```",
+            "search": "```console\n"
+            + "\n\n".join(f"{shell(argv)}\n{cli(*argv, '--store', store)}" for argv in (search, strict))
+            + "\n```",
         }
     verify = ["verify", "Did the dog bite the man?", "The dog bit the man.", "The man bit the dog."]
     samples["verify"] = f"```console\n{shell(verify)}\n{cli(*verify)}\n```"

@@ -31,8 +31,11 @@ def main(argv: list[str]) -> int:
     src = bundled_model_path()
     shutil.copytree(src, model, ignore=shutil.ignore_patterns("model.safetensors", "onnx", "openvino"))
     weights = load_file(str(src / "model.safetensors"))
-    save_file({k: v.half().contiguous() for k, v in weights.items()}, str(model / "model.safetensors"),
-              metadata={"format": "pt"})
+    save_file(
+        {k: v.half().contiguous() for k, v in weights.items()},
+        str(model / "model.safetensors"),
+        metadata={"format": "pt"},
+    )
     data = data_dir(argv[0] if argv else None)
     for name in SOURCES:
         shutil.copytree(data / name, OUT / "data" / name)

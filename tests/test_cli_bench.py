@@ -12,8 +12,24 @@ def test_bench_speed_writes_its_table_and_plot(tmp_path, capsys, shared_data):
     pytest.importorskip("matplotlib")
     md = tmp_path / "benchmarks.md"
     md.write_text("# Benchmarks\n\nkept text\n")
-    rc = main(["bench", "speed", "--data", str(shared_data), "--candidates", "3", "--repeats", "1",
-               "--index-docs", "5", "--write", str(md), "--png", str(tmp_path / "speed.png")])
+    rc = main(
+        [
+            "bench",
+            "speed",
+            "--data",
+            str(shared_data),
+            "--candidates",
+            "3",
+            "--repeats",
+            "1",
+            "--index-docs",
+            "5",
+            "--write",
+            str(md),
+            "--png",
+            str(tmp_path / "speed.png"),
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0
     for row in ("cross-encoder forward", "pooled cosine cold", "MaxSim warm", "verifier cold", "verifier warm"):
@@ -22,8 +38,22 @@ def test_bench_speed_writes_its_table_and_plot(tmp_path, capsys, shared_data):
     text = md.read_text()
     assert "kept text" in text and text.count("<!-- bench-speed:begin -->") == 1
     assert (tmp_path / "speed.png").stat().st_size > 1000
-    main(["bench", "speed", "--data", str(shared_data), "--candidates", "2", "--repeats", "1",
-          "--index-docs", "3", "--write", str(md)])
+    main(
+        [
+            "bench",
+            "speed",
+            "--data",
+            str(shared_data),
+            "--candidates",
+            "2",
+            "--repeats",
+            "1",
+            "--index-docs",
+            "3",
+            "--write",
+            str(md),
+        ]
+    )
     assert md.read_text().count("<!-- bench-speed:begin -->") == 1  # replaced, not appended
 
 
@@ -34,8 +64,10 @@ def test_bench_cache_reports_each_format(capsys, shared_data):
         assert fmt in out
 
 
-@pytest.mark.parametrize("argv", [["bench", "speed", "--candidates", "0"], ["bench", "speed", "--repeats", "0"],
-                                  ["bench", "cache", "--pairs", "1"]])
+@pytest.mark.parametrize(
+    "argv",
+    [["bench", "speed", "--candidates", "0"], ["bench", "speed", "--repeats", "0"], ["bench", "cache", "--pairs", "1"]],
+)
 def test_bench_bad_arguments_are_clear_errors(argv, capsys):
     assert main(argv) == 2
     assert "verimap: error:" in capsys.readouterr().err

@@ -32,15 +32,32 @@ def test_demo_near_misses_look_close_to_pooled_cosine(q, encoder):
 
 # Demo queries the shipped weights get wrong at their default threshold, recorded rather than hidden (strict: a
 # fix makes the test fail until this set is updated). The demo prints these verdicts as they are.
-DEMO_WRONG = {"travel-paris-rome", "corp-acme-globex", "incident-dog-bit", "pharm-cetirizine", "hr-vacation-5",
-              "it-after-update", "bill-monthly-cancel"}
+DEMO_WRONG = {
+    "travel-paris-rome",
+    "corp-acme-globex",
+    "incident-dog-bit",
+    "pharm-cetirizine",
+    "hr-vacation-5",
+    "it-after-update",
+    "bill-monthly-cancel",
+}
 
 
-@pytest.mark.parametrize("q", [
-    pytest.param(q, id=q["kind"] + ":" + q["answer"],
-                 marks=pytest.mark.xfail(q["answer"] in DEMO_WRONG, strict=True,
-                                         reason="shipped weights misjudge this demo query (docs/benchmarks.md)"))
-    for q in QUERIES])
+@pytest.mark.parametrize(
+    "q",
+    [
+        pytest.param(
+            q,
+            id=q["kind"] + ":" + q["answer"],
+            marks=pytest.mark.xfail(
+                q["answer"] in DEMO_WRONG,
+                strict=True,
+                reason="shipped weights misjudge this demo query (docs/benchmarks.md)",
+            ),
+        )
+        for q in QUERIES
+    ],
+)
 def test_demo_verifier_accepts_answer_and_rejects_near_misses(q, verifier):
     scores = verifier.score(q["query"], [BY_ID[q["answer"]], *(BY_ID[n] for n in q["near_misses"])])
     assert scores[0] >= verifier.threshold, f"answer rejected: {scores}"

@@ -25,13 +25,22 @@ def tiny_scifact(root):
     """Six abstracts, two queries, one relevant abstract each: the SciFact file layout `verimap eval` reads."""
     folder = root / "scifact"
     folder.mkdir()
-    docs = {"1": "Aspirin lowers the risk of heart attack in adults.", "2": "Aspirin raises the risk of bleeding.",
-            "3": "Statins lower cholesterol.", "4": "Smoking causes lung cancer.",
-            "5": "Lung cancer does not cause smoking.", "6": "Exercise improves sleep quality."}
+    docs = {
+        "1": "Aspirin lowers the risk of heart attack in adults.",
+        "2": "Aspirin raises the risk of bleeding.",
+        "3": "Statins lower cholesterol.",
+        "4": "Smoking causes lung cancer.",
+        "5": "Lung cancer does not cause smoking.",
+        "6": "Exercise improves sleep quality.",
+    }
     with gzip.open(folder / "corpus.jsonl.gz", "wt") as f:
         f.writelines(json.dumps({"_id": k, "title": "", "text": v}) + "\n" for k, v in docs.items())
-    (folder / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": "Does aspirin reduce heart attacks?"}) + "\n"
-                                          + json.dumps({"_id": "q2", "text": "Does smoking cause lung cancer?"}) + "\n")
+    (folder / "queries.jsonl").write_text(
+        json.dumps({"_id": "q1", "text": "Does aspirin reduce heart attacks?"})
+        + "\n"
+        + json.dumps({"_id": "q2", "text": "Does smoking cause lung cancer?"})
+        + "\n"
+    )
     (folder / "qrels.tsv").write_text("query-id\tcorpus-id\tscore\nq1\t1\t1\nq2\t4\t1\n")
     return root
 
@@ -74,7 +83,9 @@ def test_a_missing_data_folder_names_where_it_came_from(capsys, tmp_path, monkey
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert "data folder not found: " in err and str(missing).endswith(err.split("not found: ")[1].split(" (")[0])
-    assert {"flag": "(from --data)", "config": "(from data in verimap.toml)", "env": "(from $VERIMAP_DATA_DIR)"}[source] in err
+    assert {"flag": "(from --data)", "config": "(from data in verimap.toml)", "env": "(from $VERIMAP_DATA_DIR)"}[
+        source
+    ] in err
 
 
 def test_the_data_folder_can_come_from_the_environment(tmp_path, monkeypatch, shared_data):

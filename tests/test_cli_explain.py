@@ -130,22 +130,41 @@ def test_entry_point_smoke(tmp_path):
     for name in ("index", "search", "verify", "explain", "demo"):
         assert name in top.stdout
     png = tmp_path / "smoke.png"
-    proc = subprocess.run([*command, "explain", QUERY, NEAR_MISS, "--png", str(png)], capture_output=True,
-                          text=True, timeout=300, cwd=tmp_path, env=env)
+    proc = subprocess.run(
+        [*command, "explain", QUERY, NEAR_MISS, "--png", str(png)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "REJECT" in proc.stdout or "ACCEPT" in proc.stdout
     assert png.read_bytes()[:8] == PNG_MAGIC
-    bad = subprocess.run([*command, "index", str(tmp_path / "missing")], capture_output=True, text=True,
-                         timeout=120, cwd=tmp_path, env=env)
+    bad = subprocess.run(
+        [*command, "index", str(tmp_path / "missing")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+    )
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines()[-1].startswith("verimap: error: no such file or directory")
 
 
 def test_png_without_matplotlib_names_the_cli_extra(tmp_path):
     """The hint used to name verimap[train]; the extra for the CLI's plot is verimap[cli]."""
-    code = ("import sys; sys.modules['matplotlib'] = None; from verimap.cli import main; "
-            f"sys.exit(main(['explain', {QUERY!r}, {NEAR_MISS!r}, '--png', {str(tmp_path / 'x.png')!r}]))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    code = (
+        "import sys; sys.modules['matplotlib'] = None; from verimap.cli import main; "
+        f"sys.exit(main(['explain', {QUERY!r}, {NEAR_MISS!r}, '--png', {str(tmp_path / 'x.png')!r}]))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
     assert proc.returncode == 2
     assert "--png needs matplotlib: pip install 'verimap[cli]'" in proc.stderr and "verimap[train]" not in proc.stderr

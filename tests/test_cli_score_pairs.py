@@ -36,8 +36,12 @@ def test_round_trip_keeps_lines_and_order(pairs_file, tmp_path, scorer):
 
 def test_entry_point_writes_stdout_and_progress_to_stderr(pairs_file):
     path, rows = pairs_file
-    proc = subprocess.run([sys.executable, "-m", "verimap", "score-pairs", "--input", str(path), "--scorer", "pooled"],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "verimap", "score-pairs", "--input", str(path), "--scorer", "pooled"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert len(proc.stdout.splitlines()) == len(rows)
     assert "score-pairs" in proc.stderr  # the progress bar
@@ -56,8 +60,9 @@ def test_bad_files_give_clear_errors(tmp_path, capsys):
     assert "field 'b' must be a string" in capsys.readouterr().err
 
 
-def test_score_pairs_builds_its_verifier_from_verimap_toml_like_every_command(pairs_file, tmp_path, monkeypatch,
-                                                                             capsys):
+def test_score_pairs_builds_its_verifier_from_verimap_toml_like_every_command(
+    pairs_file, tmp_path, monkeypatch, capsys
+):
     """score-pairs used to build its own verifier and ignore verimap.toml (weights, device): now one way for all."""
     path, _ = pairs_file
     work = tmp_path / "work"

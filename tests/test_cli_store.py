@@ -132,7 +132,10 @@ def test_index_beir_corpus_gz(capsys, tmp_path):
 
 def test_splitter():
     assert split_text("") == []
-    assert split_text("# Title\n\nBody line one\nline two.\n\n\n  \nLast.") == ["Title. Body line one line two.", "Last."]
+    assert split_text("# Title\n\nBody line one\nline two.\n\n\n  \nLast.") == [
+        "Title. Body line one line two.",
+        "Last.",
+    ]
     assert split_text("## Why?\n### Really\nText.\n\n# End") == ["Why? Really. Text.", "End."]
     assert split_text("Not # a heading.\n\n#hashtag") == ["Not # a heading.", "#hashtag"]
     long = " ".join(f"Sentence number {i} is here." for i in range(40))  # 200 words
@@ -229,8 +232,9 @@ def test_config_is_read_and_flags_override_it(capsys, tmp_path, kb, monkeypatch)
     res = json.loads(out)
     assert res["mode"] == "filter" and res["threshold"] == 0.0 and res["recalled"] == 4 and len(res["results"]) == 2
 
-    rc, out, err = run(capsys, "search", QUERY, "--json", "--mode", "rerank", "--k", "3", "--recall-k", "5",
-                       "--threshold", "1")
+    rc, out, err = run(
+        capsys, "search", QUERY, "--json", "--mode", "rerank", "--k", "3", "--recall-k", "5", "--threshold", "1"
+    )
     res = json.loads(out)
     assert res["mode"] == "rerank" and res["threshold"] == 1.0 and res["recalled"] == 5 and res["results"] == []
 
@@ -308,9 +312,11 @@ def test_search_header_counts_what_the_rows_say(capsys, tmp_path, kb):
 def test_one_bad_jsonl_line_skips_that_line_only(capsys, tmp_path):
     """Lines 1 and 3 used to be lost with the whole file because line 2 was not JSON."""
     src = tmp_path / "faq.jsonl"
-    src.write_bytes(b'{"id": "one", "text": "Small pets may travel in the cabin."}\n{not json\n'
-                    b'{"id": "three", "text": "A second bag costs 40 euros per flight."}\n"a string"\n'
-                    b'{"id": "five", "text": "caf\xe9 in latin-1"}\n')
+    src.write_bytes(
+        b'{"id": "one", "text": "Small pets may travel in the cabin."}\n{not json\n'
+        b'{"id": "three", "text": "A second bag costs 40 euros per flight."}\n"a string"\n'
+        b'{"id": "five", "text": "caf\xe9 in latin-1"}\n'
+    )
     rc, out, err = index(capsys, tmp_path, src)
     assert rc == 1  # something was skipped: not silent
     assert "indexed 2 passage(s) from 1 file(s)" in out and "3 JSONL line(s) skipped" in out

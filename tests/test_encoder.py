@@ -72,8 +72,10 @@ def test_bundled_model_dir_can_be_pointed_at_a_copy(tmp_path, monkeypatch, encod
     monkeypatch.setenv(BUNDLED_DIR_ENV, str(encoder.model_path))
     copy = TokenEncoder(cache=False)
     assert copy.encoder_id == encoder.encoder_id
-    assert torch.equal(copy.encode(["The dog bit the man."])[0].vectors,
-                       encoder.with_cache(None).encode(["The dog bit the man."])[0].vectors)
+    assert torch.equal(
+        copy.encode(["The dog bit the man."])[0].vectors,
+        encoder.with_cache(None).encode(["The dog bit the man."])[0].vectors,
+    )
 
 
 def test_importing_verimap_leaves_the_hub_settings_of_the_process_alone():
@@ -83,9 +85,11 @@ def test_importing_verimap_leaves_the_hub_settings_of_the_process_alone():
     import subprocess
     import sys
 
-    code = ("import os, verimap; from verimap import TokenEncoder; enc = TokenEncoder(cache=False); "
-            "enc.encode(['The dog bit the man.']); "
-            "print(os.environ.get('HF_HUB_OFFLINE'), os.environ.get('TRANSFORMERS_OFFLINE'))")
+    code = (
+        "import os, verimap; from verimap import TokenEncoder; enc = TokenEncoder(cache=False); "
+        "enc.encode(['The dog bit the man.']); "
+        "print(os.environ.get('HF_HUB_OFFLINE'), os.environ.get('TRANSFORMERS_OFFLINE'))"
+    )
     env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr

@@ -8,9 +8,16 @@ import verimap
 from verimap.errors import CLIError, ConfigError, StoreError, TokenFileError, VerimapError, WeightsError
 
 
-@pytest.mark.parametrize("error, builtin", [(WeightsError, ValueError), (ConfigError, ValueError),
-                                            (StoreError, RuntimeError), (TokenFileError, ValueError),
-                                            (CLIError, Exception)])
+@pytest.mark.parametrize(
+    "error, builtin",
+    [
+        (WeightsError, ValueError),
+        (ConfigError, ValueError),
+        (StoreError, RuntimeError),
+        (TokenFileError, ValueError),
+        (CLIError, Exception),
+    ],
+)
 def test_every_error_is_a_verimap_error_and_keeps_its_builtin_parent(error, builtin):
     assert issubclass(error, VerimapError) and issubclass(error, builtin)
 

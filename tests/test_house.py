@@ -20,7 +20,9 @@ def test_ci_runs_the_readme_test_command_verbatim():
     assert '-e ".[all]" -e "integrations/haystack[test]" -e "integrations/langchain[test]"' in tests[0]
     assert ci.index(tests[0]) > next(i for i, line in enumerate(ci) if "ruff check" in line)
     demo = [c for c in commands if c.endswith("verimap demo")]
-    assert len(demo) == 1 and demo[0].removesuffix(" && verimap demo") == tests[0].removesuffix(" && python -m pytest -ra")
+    assert len(demo) == 1 and demo[0].removesuffix(" && verimap demo") == tests[0].removesuffix(
+        " && python -m pytest -ra"
+    )
 
 
 def test_docs_show_the_config_the_code_has():

@@ -56,8 +56,14 @@ def under(module: str, prefixes: tuple[str, ...]) -> bool:
 
 def test_the_graph_covers_every_part():
     edges = graph()
-    assert {"verimap.policy", "verimap.cli", "verimap.cli.commands.search", "verimap.evaluation.metrics",
-            "haystack_integrations.components.rankers.verimap.ranker", "langchain_verimap._shared"} <= set(edges)
+    assert {
+        "verimap.policy",
+        "verimap.cli",
+        "verimap.cli.commands.search",
+        "verimap.evaluation.metrics",
+        "haystack_integrations.components.rankers.verimap.ranker",
+        "langchain_verimap._shared",
+    } <= set(edges)
 
 
 def test_no_import_runs_up_a_layer():
@@ -72,9 +78,15 @@ def test_no_import_runs_up_a_layer():
 
 def test_the_adapters_do_not_import_each_other():
     edges = graph()
-    assert not [(m, t) for m, ts in edges.items() for t in ts
-                if under(m, ("haystack_integrations",)) and under(t, ("langchain_verimap",))
-                or under(m, ("langchain_verimap",)) and under(t, ("haystack_integrations",))]
+    assert not [
+        (m, t)
+        for m, ts in edges.items()
+        for t in ts
+        if under(m, ("haystack_integrations",))
+        and under(t, ("langchain_verimap",))
+        or under(m, ("langchain_verimap",))
+        and under(t, ("haystack_integrations",))
+    ]
 
 
 def test_the_import_graph_has_no_cycle():
@@ -86,7 +98,7 @@ def test_the_import_graph_has_no_cycle():
         state[node] = 1
         for nxt in sorted(edges.get(node, ())):
             if state.get(nxt) == 1:
-                cycles.append(path[path.index(nxt):] + [nxt])
+                cycles.append(path[path.index(nxt) :] + [nxt])
             elif nxt not in state:
                 visit(nxt, [*path, nxt])
         state[node] = 2

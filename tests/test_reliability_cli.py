@@ -13,8 +13,16 @@ from verimap import TruncationWarning
 from verimap.cli import main
 
 QUERY = "Did the dog bite the man?"
-ODD = ["🐶 bit 👨‍👩‍👧", "الكلب عض الرجل", "הכלב נשך את האיש", "狗咬了人", "zero\u200bwidth\u200djoin\ufeff",
-       "nul\x00byte", "e\u0301\u0308 ①", "\u202eoverride"]
+ODD = [
+    "🐶 bit 👨‍👩‍👧",
+    "الكلب عض الرجل",
+    "הכלב נשך את האיש",
+    "狗咬了人",
+    "zero\u200bwidth\u200djoin\ufeff",
+    "nul\x00byte",
+    "e\u0301\u0308 ①",
+    "\u202eoverride",
+]
 HUGE = ("The dog bit the man near the old harbour wall. " * 2200)[:100_000]
 
 
@@ -35,23 +43,26 @@ def one_error_line(err: str, needle: str) -> None:
 
 
 # -- arguments -------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("argv, needle", [
-    # undecodable bytes in argv reach Python as lone surrogates (PEP 383)
-    (["verify", "q \udcff", "candidate"], "query is not valid Unicode"),
-    (["verify", QUERY, "ok", "bad \udcfe"], "candidate 2 is not valid Unicode"),
-    (["explain", QUERY, "bad \udcfe"], "the candidate is not valid Unicode"),
-    (["search", "q \udcff", "--store", "nowhere"], "query is not valid Unicode"),
-    (["verify", "\u200b\u200d", "candidate"], "query must be a non-empty string"),
-    (["explain", "\x01\x00", "candidate"], "query must be a non-empty string"),
-    (["search", "   ", "--store", "nowhere"], "the query is empty"),
-    (["verify", QUERY, "candidate", "--threshold", "1.5"], "threshold must be a number in [0, 1]"),
-    (["verify", QUERY, "candidate", "--threshold", "-0.1"], "threshold must be a number in [0, 1]"),
-    (["verify", QUERY, "candidate", "--threshold", "nan"], "threshold must be a number in [0, 1]"),
-    (["explain", QUERY, "candidate", "--threshold", "inf"], "threshold must be a number in [0, 1]"),
-    (["search", QUERY, "--store", "nowhere", "--k", "0"], "k must be a positive integer"),
-    (["search", QUERY, "--store", "nowhere", "--recall-k", "-3"], "recall_k must be a positive integer"),
-    (["search", QUERY, "--store", "nowhere", "--threshold", "2"], "threshold must be a number in [0, 1]"),
-])
+@pytest.mark.parametrize(
+    "argv, needle",
+    [
+        # undecodable bytes in argv reach Python as lone surrogates (PEP 383)
+        (["verify", "q \udcff", "candidate"], "query is not valid Unicode"),
+        (["verify", QUERY, "ok", "bad \udcfe"], "candidate 2 is not valid Unicode"),
+        (["explain", QUERY, "bad \udcfe"], "the candidate is not valid Unicode"),
+        (["search", "q \udcff", "--store", "nowhere"], "query is not valid Unicode"),
+        (["verify", "\u200b\u200d", "candidate"], "query must be a non-empty string"),
+        (["explain", "\x01\x00", "candidate"], "query must be a non-empty string"),
+        (["search", "   ", "--store", "nowhere"], "the query is empty"),
+        (["verify", QUERY, "candidate", "--threshold", "1.5"], "threshold must be a number in [0, 1]"),
+        (["verify", QUERY, "candidate", "--threshold", "-0.1"], "threshold must be a number in [0, 1]"),
+        (["verify", QUERY, "candidate", "--threshold", "nan"], "threshold must be a number in [0, 1]"),
+        (["explain", QUERY, "candidate", "--threshold", "inf"], "threshold must be a number in [0, 1]"),
+        (["search", QUERY, "--store", "nowhere", "--k", "0"], "k must be a positive integer"),
+        (["search", QUERY, "--store", "nowhere", "--recall-k", "-3"], "recall_k must be a positive integer"),
+        (["search", QUERY, "--store", "nowhere", "--threshold", "2"], "threshold must be a number in [0, 1]"),
+    ],
+)
 def test_bad_arguments_are_one_line_errors(capsys, argv, needle):
     rc, out, err = run(capsys, *argv)
     assert rc == 2 and out == ""
@@ -83,7 +94,10 @@ def test_unreadable_config_is_a_one_line_error(capsys, tmp_path):
 # -- score-pairs -------------------------------------------------------------------------------------------------------
 def test_score_pairs_scores_odd_unicode_empty_and_huge_lines_in_order(capsys, tmp_path):
     rows = [{"a": QUERY, "b": t} for t in ODD] + [
-        {"a": "", "b": ""}, {"a": QUERY, "b": HUGE}, {"a": HUGE, "b": QUERY}, {"a": QUERY, "b": ODD[0]},
+        {"a": "", "b": ""},
+        {"a": QUERY, "b": HUGE},
+        {"a": HUGE, "b": QUERY},
+        {"a": QUERY, "b": ODD[0]},
         {"a": ODD[3], "b": ODD[3], "id": 7},
     ]
     src = tmp_path / "pairs.jsonl"
@@ -99,8 +113,10 @@ def test_score_pairs_scores_odd_unicode_empty_and_huge_lines_in_order(capsys, tm
     assert got[-2]["score"] == pytest.approx(got[0]["score"], abs=1e-6)  # a repeated pair, the same score
     # The huge text, met in two batches: one note for the command, not a warning per batch.
     assert not [w for w in caught if issubclass(w.category, TruncationWarning)]
-    assert notes(err) == ["verimap: note: 2 text(s) were longer than the encoder's 256 tokens and were cut; the "
-                          "encoder reads the start of each text: split longer texts to score all of them"]
+    assert notes(err) == [
+        "verimap: note: 2 text(s) were longer than the encoder's 256 tokens and were cut; the "
+        "encoder reads the start of each text: split longer texts to score all of them"
+    ]
 
 
 def test_score_pairs_names_the_line_with_a_lone_surrogate_escape(capsys, tmp_path):
@@ -115,7 +131,8 @@ def test_verify_scores_a_100k_character_candidate(capsys):
     rc, out, err = run(capsys, "verify", QUERY, HUGE, "--json")
     assert rc == 0, err
     assert [n.split(";")[0] for n in notes(err)] == [
-        "verimap: note: 1 text(s) were longer than the encoder's 256 tokens and were cut"]
+        "verimap: note: 1 text(s) were longer than the encoder's 256 tokens and were cut"
+    ]
     (result,) = json.loads(out)["results"]
     assert 0.0 <= result["score"] <= 1.0
 
@@ -123,12 +140,27 @@ def test_verify_scores_a_100k_character_candidate(capsys):
 # -- index / search with odd text --------------------------------------------------------------------------------------
 def test_index_and_search_odd_unicode_round_trip(capsys, tmp_path):
     src = tmp_path / "odd.jsonl"
-    src.write_text("".join(json.dumps({"id": f"odd{i}", "text": t}, ensure_ascii=False) + "\n"
-                           for i, t in enumerate(ODD)), encoding="utf-8")
+    src.write_text(
+        "".join(json.dumps({"id": f"odd{i}", "text": t}, ensure_ascii=False) + "\n" for i, t in enumerate(ODD)),
+        encoding="utf-8",
+    )
     rc, out, err = run(capsys, "index", src, "--store", tmp_path / "idx", "--quiet")
     assert rc == 0, err
-    rc, out, err = run(capsys, "search", "狗 🐶 الكلب", "--store", tmp_path / "idx", "--json", "--recall-k", "50",
-                       "--k", "50", "--threshold", "0", "--show-rejected")
+    rc, out, err = run(
+        capsys,
+        "search",
+        "狗 🐶 الكلب",
+        "--store",
+        tmp_path / "idx",
+        "--json",
+        "--recall-k",
+        "50",
+        "--k",
+        "50",
+        "--threshold",
+        "0",
+        "--show-rejected",
+    )
     assert rc == 0, err
     res = json.loads(out)
     assert res["recalled"] == len(ODD)
@@ -139,8 +171,10 @@ def test_index_and_search_odd_unicode_round_trip(capsys, tmp_path):
 def test_index_names_the_line_with_a_lone_surrogate_escape(capsys, tmp_path):
     good = tmp_path / "good.jsonl"
     good.write_text('{"text": "The dog bit the man."}\n', encoding="utf-8")
-    for name, line in (("noid.jsonl", '{"text": "bad \\ud800 text"}'),
-                       ("withid.jsonl", '{"id": "x1", "text": "bad \\ud800 text"}')):
+    for name, line in (
+        ("noid.jsonl", '{"text": "bad \\ud800 text"}'),
+        ("withid.jsonl", '{"id": "x1", "text": "bad \\ud800 text"}'),
+    ):
         bad = tmp_path / name
         bad.write_text('{"text": "A fine passage."}\n' + line + "\n", encoding="utf-8")
         rc, out, err = run(capsys, "index", good, bad, "--store", tmp_path / f"idx-{name}", "--quiet")
@@ -152,14 +186,19 @@ def test_long_documents_give_one_truncation_note_per_command_naming_the_flag(cap
     """Indexing 3 long JSONL records in 3 batches used to print a TruncationWarning (with its source line) per batch,
     and every later search did the same, even with --quiet: now one note per command, with the count and the flag."""
     src = tmp_path / "long.jsonl"
-    src.write_text("".join(json.dumps({"id": f"long{i}", "text": f"Record {i}. " + HUGE[:20_000]}) + "\n"
-                           for i in range(3)), encoding="utf-8")
+    src.write_text(
+        "".join(json.dumps({"id": f"long{i}", "text": f"Record {i}. " + HUGE[:20_000]}) + "\n" for i in range(3)),
+        encoding="utf-8",
+    )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         rc, out, err = run(capsys, "index", src, "--store", tmp_path / "idx", "--batch-size", "1")
         assert rc == 0, err
         (note,) = notes(err)
-        assert note.startswith("verimap: note: 3 text(s) were longer than the encoder's 256 tokens") and "--max-words" in note
+        assert (
+            note.startswith("verimap: note: 3 text(s) were longer than the encoder's 256 tokens")
+            and "--max-words" in note
+        )
         rc, out, err = run(capsys, "search", QUERY, "--store", tmp_path / "idx", "--json")
         assert rc == 0, err
         (note,) = notes(err)

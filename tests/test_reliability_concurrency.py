@@ -24,10 +24,16 @@ def calls(tag: str, n: int) -> list[tuple[str, list[str]]]:
     """``n`` (query, documents) calls with texts unique to ``tag``; documents repeat across calls, as recalled
     passages do."""
     rng = random.Random(tag)
-    pool = [f"{tag} passage {i}: " + " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 30)))
-            for i in range(3 * n)]
-    return [(f"{tag} query {i}: " + " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 10))),
-             rng.sample(pool, rng.randint(1, 8))) for i in range(n)]
+    pool = [
+        f"{tag} passage {i}: " + " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 30))) for i in range(3 * n)
+    ]
+    return [
+        (
+            f"{tag} query {i}: " + " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 10))),
+            rng.sample(pool, rng.randint(1, 8)),
+        )
+        for i in range(n)
+    ]
 
 
 def rank(verifier: Verifier, call, **kwargs):
@@ -57,8 +63,7 @@ def test_fifty_gathered_rank_async_calls_give_the_single_threaded_results(verifi
     expected = [rank(reference_verifier, c) for c in work]
 
     async def gather():
-        return await asyncio.gather(*[verifier.rank_async(*work[i % len(work)])
-                                      for i in range(50)])
+        return await asyncio.gather(*[verifier.rank_async(*work[i % len(work)]) for i in range(50)])
 
     got = asyncio.run(gather())
     assert len(got) == 50
@@ -71,12 +76,24 @@ def test_instances_with_different_settings_do_not_leak_into_each_other(verifier)
     work = calls("settings", 6)
     lenient = Verifier(encoder=verifier.encoder, threshold=0.0, batch_size=3)
     strict = Verifier(encoder=verifier.encoder, threshold=1.0)
-    plans = [(v, c, kw) for v in (verifier, lenient, strict) for c in work
-             for kw in ({"mode": "rerank"}, {"top_k": 1, "mode": "rerank"}, {"mode": "filter"},
-                        {"mode": "fuse", "threshold": 0.3})]
+    plans = [
+        (v, c, kw)
+        for v in (verifier, lenient, strict)
+        for c in work
+        for kw in (
+            {"mode": "rerank"},
+            {"top_k": 1, "mode": "rerank"},
+            {"mode": "filter"},
+            {"mode": "fuse", "threshold": 0.3},
+        )
+    ]
     expected = [rank(v, c, **kw) for v, c, kw in plans]
-    assert all(r.accepted for r in expected[len(work) * 4]) and not any(  # lenient keeps, strict rejects
-        ranking.kept for ranking in expected[2 * len(work) * 4:])
+    assert (
+        all(r.accepted for r in expected[len(work) * 4])
+        and not any(  # lenient keeps, strict rejects
+            ranking.kept for ranking in expected[2 * len(work) * 4 :]
+        )
+    )
     order = list(range(len(plans))) * 2
     random.Random(1).shuffle(order)
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -101,8 +118,11 @@ def test_encoders_with_different_max_length_keep_their_own_encodings(verifier):
         got = list(pool.map(lambda job: (job, encoders[job[1]].encode([texts[job[0]]], warn=False)[0]), jobs))
     for (k, name), e in got:
         ref = reference[name][k]
-        assert len(e.vectors) == len(ref.vectors) == min(30 if name == "short" else 254,
-                                                         len(verifier.encoder.tokenize(texts[k])))
+        assert (
+            len(e.vectors)
+            == len(ref.vectors)
+            == min(30 if name == "short" else 254, len(verifier.encoder.tokenize(texts[k])))
+        )
         assert torch.equal(e.vectors, ref.vectors) and torch.equal(e.pooled, ref.pooled), (k, name)
     # and the scorers on top see the difference too
     assert MaxSim(short).score("leak test 5", texts[5:]) != MaxSim(verifier.encoder).score("leak test 5", texts[5:])

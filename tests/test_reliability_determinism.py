@@ -19,14 +19,17 @@ pytestmark = pytest.mark.filterwarnings("ignore::verimap.encoder.TruncationWarni
 
 TOL = 1e-6
 QUERY = "Did the dog bite the man before the Monday meeting in Rome?"
-WORDS = ("the a dog man cat bit chased paid called Paris Rome flight leaves every hour from terminal two on Monday "
-         "before after not never woman doctor gave sold car to Alice Bob meeting 🐶 狗 الكلب").split()
+WORDS = (
+    "the a dog man cat bit chased paid called Paris Rome flight leaves every hour from terminal two on Monday "
+    "before after not never woman doctor gave sold car to Alice Bob meeting 🐶 狗 الكلب"
+).split()
 
 
 def corpus(seed: int, n: int) -> list[str]:
     rng = random.Random(seed)
-    docs = [f"det-{seed}-{i}: " + " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 45))) + "."
-            for i in range(n)]
+    docs = [
+        f"det-{seed}-{i}: " + " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 45))) + "." for i in range(n)
+    ]
     # one passage longer than two map windows (read in several windows) and one over the encoder's max length
     docs.append(f"det-{seed}-long: " + " ".join(rng.choice(WORDS) for _ in range(150)))
     docs.append(f"det-{seed}-huge: " + " ".join(rng.choice(WORDS) for _ in range(600)))

@@ -37,8 +37,9 @@ ODD = (
     "e\u0301\u0308ﬁ①Ⅻ"  # combining marks, ligature, compatibility forms
 )
 odd_text = st.text(alphabet=st.sampled_from(sorted(set(ODD))), max_size=24)
-words = st.lists(st.sampled_from(["the", "dog", "bit", "man", "🐶", "狗", "الكلب", "\u200b", "\x00", "Paris"]),
-                 max_size=8).map(" ".join)
+words = st.lists(
+    st.sampled_from(["the", "dog", "bit", "man", "🐶", "狗", "الكلب", "\u200b", "\x00", "Paris"]), max_size=8
+).map(" ".join)
 any_text = st.one_of(odd_text, words)
 
 
@@ -112,38 +113,51 @@ def test_rank_parameters_are_checked_or_honoured(verifier, top_k, threshold, mod
 
 
 # -- named errors --------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("docs, error, message", [
-    (None, TypeError, "documents must be a list of strings, got NoneType"),
-    ("one string", TypeError, "documents must be a list of strings, got str"),
-    ({"a": 1}, TypeError, "documents must be a list of strings, got dict"),
-    ((d for d in DOCS), TypeError, "documents must be a list of strings, got generator"),
-    (["ok", None], TypeError, r"documents\[1\] must be a string, got NoneType"),
-    (["ok", 3], TypeError, r"documents\[1\] must be a string, got int"),
-    ([b"bytes"], TypeError, r"documents\[0\] must be a string, got bytes"),
-    (["ok", "lone \ud800 surrogate"], ValueError, r"documents\[1\] is not valid Unicode text: lone surrogate"),
-])
+@pytest.mark.parametrize(
+    "docs, error, message",
+    [
+        (None, TypeError, "documents must be a list of strings, got NoneType"),
+        ("one string", TypeError, "documents must be a list of strings, got str"),
+        ({"a": 1}, TypeError, "documents must be a list of strings, got dict"),
+        ((d for d in DOCS), TypeError, "documents must be a list of strings, got generator"),
+        (["ok", None], TypeError, r"documents\[1\] must be a string, got NoneType"),
+        (["ok", 3], TypeError, r"documents\[1\] must be a string, got int"),
+        ([b"bytes"], TypeError, r"documents\[0\] must be a string, got bytes"),
+        (["ok", "lone \ud800 surrogate"], ValueError, r"documents\[1\] is not valid Unicode text: lone surrogate"),
+    ],
+)
 def test_bad_documents_are_named(verifier, docs, error, message):
-    for call in (lambda: verifier.score(QUERY, docs), lambda: verifier.rank(QUERY, docs),
-                 lambda: asyncio.run(verifier.rank_async(QUERY, docs)),
-                 lambda: MaxSim(verifier.encoder).score(QUERY, docs),
-                 lambda: PooledCosine(verifier.encoder).score(QUERY, docs)):
+    for call in (
+        lambda: verifier.score(QUERY, docs),
+        lambda: verifier.rank(QUERY, docs),
+        lambda: asyncio.run(verifier.rank_async(QUERY, docs)),
+        lambda: MaxSim(verifier.encoder).score(QUERY, docs),
+        lambda: PooledCosine(verifier.encoder).score(QUERY, docs),
+    ):
         with pytest.raises(error, match=message):
             call()
 
 
-@pytest.mark.parametrize("query, error, message", [
-    (None, TypeError, "query must be a string, got NoneType"),
-    (42, TypeError, "query must be a string, got int"),
-    (b"bytes", TypeError, "query must be a string, got bytes"),
-    ("", ValueError, "query must be a non-empty string"),
-    (" \t\n ", ValueError, "query must be a non-empty string"),
-    ("\u200b\u200d\ufeff", ValueError, "query must be a non-empty string"),
-    ("\x00\x00", ValueError, "query must be a non-empty string"),
-    ("lone \udcff", ValueError, "query is not valid Unicode text"),
-])
+@pytest.mark.parametrize(
+    "query, error, message",
+    [
+        (None, TypeError, "query must be a string, got NoneType"),
+        (42, TypeError, "query must be a string, got int"),
+        (b"bytes", TypeError, "query must be a string, got bytes"),
+        ("", ValueError, "query must be a non-empty string"),
+        (" \t\n ", ValueError, "query must be a non-empty string"),
+        ("\u200b\u200d\ufeff", ValueError, "query must be a non-empty string"),
+        ("\x00\x00", ValueError, "query must be a non-empty string"),
+        ("lone \udcff", ValueError, "query is not valid Unicode text"),
+    ],
+)
 def test_bad_queries_are_named(verifier, query, error, message):
-    for call in (lambda: verifier.score(query, DOCS), lambda: verifier.rank(query, DOCS),
-                 lambda: verifier.rank(query, []), lambda: verifier.explain(query, DOCS[0])):
+    for call in (
+        lambda: verifier.score(query, DOCS),
+        lambda: verifier.rank(query, DOCS),
+        lambda: verifier.rank(query, []),
+        lambda: verifier.explain(query, DOCS[0]),
+    ):
         with pytest.raises(error, match=message):
             call()
 
@@ -161,21 +175,25 @@ def test_bad_pairs_and_encoder_texts_are_named(verifier):
         verifier.explain(QUERY, None)
 
 
-@pytest.mark.parametrize("prior, message", [
-    ([0.1, math.nan, 0.3], r"prior_scores\[1\] must be a finite number, got nan"),
-    ([0.1, 0.2, math.inf], r"prior_scores\[2\] must be a finite number, got inf"),
-    ([0.1, None, 0.3], r"prior_scores\[1\] must be a finite number, got None"),
-    ([0.1, "0.2", 0.3], r"prior_scores\[1\] must be a finite number"),
-    ([0.1, 0.2], "fuse mode needs one prior score per document"),
-])
+@pytest.mark.parametrize(
+    "prior, message",
+    [
+        ([0.1, math.nan, 0.3], r"prior_scores\[1\] must be a finite number, got nan"),
+        ([0.1, 0.2, math.inf], r"prior_scores\[2\] must be a finite number, got inf"),
+        ([0.1, None, 0.3], r"prior_scores\[1\] must be a finite number, got None"),
+        ([0.1, "0.2", 0.3], r"prior_scores\[1\] must be a finite number"),
+        ([0.1, 0.2], "fuse mode needs one prior score per document"),
+    ],
+)
 def test_bad_prior_scores_are_named(verifier, prior, message):
     with pytest.raises(ValueError, match=message):
         verifier.rank(QUERY, DOCS, mode="fuse", prior_scores=prior)
 
 
 def test_numpy_prior_scores_and_thresholds_are_accepted(verifier):
-    kept = verifier.rank(QUERY, DOCS, mode="fuse", prior_scores=np.array([0.3, 0.2, 0.1], dtype=np.float32),
-                         threshold=np.float32(0.0))
+    kept = verifier.rank(
+        QUERY, DOCS, mode="fuse", prior_scores=np.array([0.3, 0.2, 0.1], dtype=np.float32), threshold=np.float32(0.0)
+    )
     assert sorted(r.index for r in kept) == [0, 1, 2]
 
 

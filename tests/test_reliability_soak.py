@@ -16,11 +16,23 @@ import pytest
 CALLS = 10_000
 WARM_UP = 200
 MB = 2**20
-QUERIES = [f"Did the {a} {v} the {b}?" for a, v, b in (
-    ("dog", "bite", "man"), ("man", "bite", "dog"), ("cat", "chase", "mouse"), ("pilot", "pay", "doctor"),
-    ("farmer", "call", "teacher"))] + ["Which flights leave Paris for Rome?", "When does check-in open?"]
-DOCS = ["The dog bit the man.", "The man bit the dog.", "The cat chased the mouse down the hall.",
-        "Flights from Paris to Rome leave every two hours.", "Online check-in opens 30 hours before departure."]
+QUERIES = [
+    f"Did the {a} {v} the {b}?"
+    for a, v, b in (
+        ("dog", "bite", "man"),
+        ("man", "bite", "dog"),
+        ("cat", "chase", "mouse"),
+        ("pilot", "pay", "doctor"),
+        ("farmer", "call", "teacher"),
+    )
+] + ["Which flights leave Paris for Rome?", "When does check-in open?"]
+DOCS = [
+    "The dog bit the man.",
+    "The man bit the dog.",
+    "The cat chased the mouse down the hall.",
+    "Flights from Paris to Rome leave every two hours.",
+    "Online check-in opens 30 hours before departure.",
+]
 STATM = Path("/proc/self/statm")
 
 
@@ -51,9 +63,12 @@ def test_ten_thousand_rerank_calls_with_bounded_memory(verifier):
             marks.append(rss())
     elapsed = time.perf_counter() - start
     growth, late = marks[-1] - marks[0], marks[-1] - marks[2]
-    print(f"\nsoak: {CALLS} rank calls in {elapsed:.1f} s ({1000 * elapsed / CALLS:.2f} ms/call); RSS "
-          + " -> ".join(f"{m / MB:.1f}" for m in marks) + f" MB; growth {growth / MB:+.1f} MB "
-          f"(second half {late / MB:+.1f} MB)")
+    print(
+        f"\nsoak: {CALLS} rank calls in {elapsed:.1f} s ({1000 * elapsed / CALLS:.2f} ms/call); RSS "
+        + " -> ".join(f"{m / MB:.1f}" for m in marks)
+        + f" MB; growth {growth / MB:+.1f} MB "
+        f"(second half {late / MB:+.1f} MB)"
+    )
     assert [call(i) for i in range(len(reference))] == reference  # still the same answers
     assert growth < 50 * MB
     assert late < 10 * MB  # no steady climb: a leak would grow as much in the second half as in the first
@@ -74,7 +89,7 @@ def test_rerank_calls_with_new_documents_stay_within_the_cache_budget():
     filler = " ".join(DOCS) * 2
 
     def call(i: int):
-        passage = f"Passage {i}: {filler[i % 97:][:300]}"
+        passage = f"Passage {i}: {filler[i % 97 :][:300]}"
         return verifier.rank(QUERIES[i % len(QUERIES)], [*DOCS[:4], passage])
 
     for i in range(300):
@@ -90,8 +105,11 @@ def test_rerank_calls_with_new_documents_stay_within_the_cache_budget():
             marks.append(rss())
     elapsed = time.perf_counter() - start
     stats = verifier.encoder.cache.stats()
-    print(f"\nchurn soak: {n} calls with a new passage each in {elapsed:.1f} s; RSS "
-          + " -> ".join(f"{m / MB:.1f}" for m in marks) + f" MB; cache {stats['bytes'] / MB:.2f} of "
-          f"{budget / MB:.0f} MB, {stats['evictions']} evictions")
+    print(
+        f"\nchurn soak: {n} calls with a new passage each in {elapsed:.1f} s; RSS "
+        + " -> ".join(f"{m / MB:.1f}" for m in marks)
+        + f" MB; cache {stats['bytes'] / MB:.2f} of "
+        f"{budget / MB:.0f} MB, {stats['evictions']} evictions"
+    )
     assert stats["bytes"] <= budget and stats["evictions"] > 0
     assert marks[-1] - marks[0] < 25 * MB

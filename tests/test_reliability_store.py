@@ -51,10 +51,21 @@ def write_corpus(path: Path, n: int) -> tuple[list[str], dict[str, str]]:
 
 
 def index_process(src: Path, store: Path, *extra: str) -> subprocess.Popen:
-    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False", "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1",
-           "MKL_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
-    return subprocess.Popen([sys.executable, "-m", "verimap", "index", str(src), "--store", str(store), *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=src.parent)
+    env = {
+        **os.environ,
+        "ANONYMIZED_TELEMETRY": "False",
+        "HF_HUB_OFFLINE": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "verimap", "index", str(src), "--store", str(store), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=src.parent,
+    )
 
 
 def stored(store: VerimapStore, ids: list[str] | None = None) -> dict[str, str]:
@@ -87,7 +98,7 @@ def test_sigkill_mid_index_keeps_what_was_reported_and_a_rerun_completes(tmp_pat
     assert store.count() >= reported
     survived = stored(store, order[:reported])
     assert survived == {x: texts[x] for x in order[:reported]}  # every reported passage, whole
-    for x in order[: reported : 16]:  # and findable: the vector index survived the kill too
+    for x in order[:reported:16]:  # and findable: the vector index survived the kill too
         assert store.query(texts[x], k=1)[0].id == x
 
     rc = main(["index", str(src), "--store", str(store_dir), "--quiet"])
@@ -130,8 +141,14 @@ def test_a_reader_process_during_indexing_through_a_server_gets_consistent_resul
     where = ("--host", "127.0.0.1", "--port", str(chroma_server), "--collection", "live")
     proc = index_process(src, tmp_path / "unused", *where, "--batch-size", "8", "--quiet")
     try:
-        counts = read_while(proc, lambda: VerimapStore(host="127.0.0.1", port=chroma_server, collection="live",
-                                                       encoder=encoder, create=False), "the dog bit the man", texts)
+        counts = read_while(
+            proc,
+            lambda: VerimapStore(
+                host="127.0.0.1", port=chroma_server, collection="live", encoder=encoder, create=False
+            ),
+            "the dog bit the man",
+            texts,
+        )
     finally:
         proc.kill()
         proc.wait()
@@ -163,8 +180,10 @@ def test_a_local_store_opened_before_another_process_indexes_fails_cleanly(tmp_p
 
 def test_threads_reading_while_a_thread_writes_get_consistent_results(tmp_path, encoder):
     store = VerimapStore(tmp_path / "index", encoder=encoder)
-    texts = {f"t{i}": f"Thread record {i}: the {SUBJECTS[i % 10]} {VERBS[i % 7]} a {SUBJECTS[(i + 5) % 10]}."
-             for i in range(160)}
+    texts = {
+        f"t{i}": f"Thread record {i}: the {SUBJECTS[i % 10]} {VERBS[i % 7]} a {SUBJECTS[(i + 5) % 10]}."
+        for i in range(160)
+    }
     written: list[int] = []
     problems: list[str] = []
     done = threading.Event()
@@ -191,8 +210,9 @@ def test_threads_reading_while_a_thread_writes_get_consistent_results(tmp_path, 
             last = n
             problems.extend(f"bad hit {h}" for h in hits if texts.get(h.id) != h.text)
 
-    threads = [threading.Thread(target=write)] + [threading.Thread(target=read, args=(q,)) for q in
-                                                  ("the dog bit a man", "a robot paid a pilot")]
+    threads = [threading.Thread(target=write)] + [
+        threading.Thread(target=read, args=(q,)) for q in ("the dog bit a man", "a robot paid a pilot")
+    ]
     for t in threads:
         t.start()
     for t in threads:

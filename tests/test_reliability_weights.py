@@ -49,34 +49,40 @@ def refused(path: Path, *needles: str, names: Path | None = None) -> WeightsErro
 
 
 # -- the card ------------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("changes, needle", [
-    ({"encoder": ...}, "'encoder' must be a non-empty string"),
-    ({"encoder": None}, "'encoder' must be a non-empty string"),
-    ({"network.patch": 0}, "network.patch must be a positive integer, got 0"),
-    ({"network.map_rows": "64"}, "network.map_rows must be a positive integer, got '64'"),
-    ({"network.heads": 3}, "dim 64 must be divisible by heads 3"),
-    ({"network.dropout": 1.5}, "network.dropout must be a number in [0, 1)"),
-    ({"network.layers": 6}, "unknown network config keys"),
-    ({"calibration.scale": float("nan")}, "calibration.scale must be a finite number, got nan"),
-    ({"calibration": {"scale": 1.0}}, "'calibration' must be an object with 'scale' and 'bias'"),
-    ({"threshold": 7}, "'threshold' must be a number in [0, 1], got 7"),
-    ({"threshold": "0.5"}, "'threshold' must be a number in [0, 1], got '0.5'"),
-    ({"fuse_weight": -1}, "'fuse_weight' must be a number in [0, 1], got -1"),
-    ({"symmetric": "false"}, "'symmetric' must be true or false"),
-    ({"adapter": {"rank": 0, "alpha": 8}}, "'adapter' must be null or an object"),
-    ({"sha256": "not-a-hash"}, "'sha256' must be null or 64 lowercase hex digits"),
-    ({"format": "verimap-verifier/0"}, "is not 'verimap-verifier/1'"),
-])
+@pytest.mark.parametrize(
+    "changes, needle",
+    [
+        ({"encoder": ...}, "'encoder' must be a non-empty string"),
+        ({"encoder": None}, "'encoder' must be a non-empty string"),
+        ({"network.patch": 0}, "network.patch must be a positive integer, got 0"),
+        ({"network.map_rows": "64"}, "network.map_rows must be a positive integer, got '64'"),
+        ({"network.heads": 3}, "dim 64 must be divisible by heads 3"),
+        ({"network.dropout": 1.5}, "network.dropout must be a number in [0, 1)"),
+        ({"network.layers": 6}, "unknown network config keys"),
+        ({"calibration.scale": float("nan")}, "calibration.scale must be a finite number, got nan"),
+        ({"calibration": {"scale": 1.0}}, "'calibration' must be an object with 'scale' and 'bias'"),
+        ({"threshold": 7}, "'threshold' must be a number in [0, 1], got 7"),
+        ({"threshold": "0.5"}, "'threshold' must be a number in [0, 1], got '0.5'"),
+        ({"fuse_weight": -1}, "'fuse_weight' must be a number in [0, 1], got -1"),
+        ({"symmetric": "false"}, "'symmetric' must be true or false"),
+        ({"adapter": {"rank": 0, "alpha": 8}}, "'adapter' must be null or an object"),
+        ({"sha256": "not-a-hash"}, "'sha256' must be null or 64 lowercase hex digits"),
+        ({"format": "verimap-verifier/0"}, "is not 'verimap-verifier/1'"),
+    ],
+)
 def test_a_tampered_card_is_refused_naming_the_key(copy, changes, needle):
     edit_card(copy, **changes)
     refused(copy, needle, names=card_path(copy))
 
 
-@pytest.mark.parametrize("body, needle", [
-    ("[1, 2, 3]", "expected a JSON object, got list"),
-    ('"just a string"', "expected a JSON object, got str"),
-    ("", "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    "body, needle",
+    [
+        ("[1, 2, 3]", "expected a JSON object, got list"),
+        ('"just a string"', "expected a JSON object, got str"),
+        ("", "not valid JSON"),
+    ],
+)
 def test_a_card_that_is_not_an_object_is_refused(copy, body, needle):
     card_path(copy).write_text(body)
     refused(copy, needle, names=card_path(copy))
@@ -115,8 +121,10 @@ def test_weights_with_an_extra_or_missing_tensor_are_refused(copy, tmp_path):
     from safetensors.torch import load_file, save_file
 
     state = load_file(str(SHIPPED))
-    for name, changed in (("extra", {**state, "backdoor": torch.zeros(3)}),
-                          ("missing", {k: v for k, v in state.items() if k != "head.weight"})):
+    for name, changed in (
+        ("extra", {**state, "backdoor": torch.zeros(3)}),
+        ("missing", {k: v for k, v in state.items() if k != "head.weight"}),
+    ):
         path = tmp_path / f"{name}.safetensors"
         save_file(changed, str(path))
         shutil.copy(card_path(copy), card_path(path))
@@ -160,9 +168,21 @@ def test_loading_shipped_weights_never_unpickles(monkeypatch, verifier):
     assert calls == []
 
 
-FORBIDDEN_CALLS = {"torch.load", "torch.jit.load", "pickle.load", "pickle.loads", "pickle.Unpickler", "dill.load",
-                   "dill.loads", "joblib.load", "marshal.load", "marshal.loads", "shelve.open", "cloudpickle.load",
-                   "cloudpickle.loads"}
+FORBIDDEN_CALLS = {
+    "torch.load",
+    "torch.jit.load",
+    "pickle.load",
+    "pickle.loads",
+    "pickle.Unpickler",
+    "dill.load",
+    "dill.loads",
+    "joblib.load",
+    "marshal.load",
+    "marshal.loads",
+    "shelve.open",
+    "cloudpickle.load",
+    "cloudpickle.loads",
+}
 FORBIDDEN_IMPORTS = {"pickle", "dill", "joblib", "marshal", "shelve", "cloudpickle", "_pickle"}
 
 
@@ -177,7 +197,9 @@ def test_no_code_path_can_unpickle():
         for node in ast.walk(tree):
             where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', '?')}"
             if isinstance(node, ast.Import):
-                offences += [f"{where} import {a.name}" for a in node.names if a.name.split(".")[0] in FORBIDDEN_IMPORTS]
+                offences += [
+                    f"{where} import {a.name}" for a in node.names if a.name.split(".")[0] in FORBIDDEN_IMPORTS
+                ]
             elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in FORBIDDEN_IMPORTS:
                 offences.append(f"{where} from {node.module} import ...")
             elif isinstance(node, ast.Call):
@@ -207,14 +229,17 @@ def test_an_encoder_directory_with_only_a_pickle_is_refused(tmp_path, monkeypatc
 
 
 # -- verimap.toml --------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("body, needle", [
-    (b"\xff\xfe\x00binary", "not valid TOML: not UTF-8 text"),
-    (b'store = "unterminated', "not valid TOML"),
-    (b'weights = 3\n', "weights must be a string"),
-    (b"threshold = nan\n", "threshold must be a number in [0, 1]"),
-    (b"port = 70000\n", "port must be an integer in 1..65535"),
-    (b"[store]\npath = 'x'\n", "store must be a non-empty string"),
-])
+@pytest.mark.parametrize(
+    "body, needle",
+    [
+        (b"\xff\xfe\x00binary", "not valid TOML: not UTF-8 text"),
+        (b'store = "unterminated', "not valid TOML"),
+        (b"weights = 3\n", "weights must be a string"),
+        (b"threshold = nan\n", "threshold must be a number in [0, 1]"),
+        (b"port = 70000\n", "port must be an integer in 1..65535"),
+        (b"[store]\npath = 'x'\n", "store must be a non-empty string"),
+    ],
+)
 def test_a_damaged_config_file_is_refused_naming_the_file(tmp_path, body, needle):
     cfg = tmp_path / "verimap.toml"
     cfg.write_bytes(body)
@@ -237,6 +262,7 @@ def _forbid_unpickling(monkeypatch) -> list[str]:
         def fn(*args, **kwargs):
             calls.append(name)
             raise AssertionError(f"{name} called")
+
         return fn
 
     monkeypatch.setattr(torch, "load", refuse("torch.load"))

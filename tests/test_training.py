@@ -20,8 +20,13 @@ def test_rules_make_real_near_misses():
     assert perturb("A sentence with nothing to swap", "direction") is None
     rng = random.Random(0)
     for kind in KINDS:
-        out = perturb("Alice gave the book to Bob before the 3 lectures from Paris to Rome, and it is larger.", kind, rng)
-        assert out is None or out != "Alice gave the book to Bob before the 3 lectures from Paris to Rome, and it is larger."
+        out = perturb(
+            "Alice gave the book to Bob before the 3 lectures from Paris to Rome, and it is larger.", kind, rng
+        )
+        assert (
+            out is None
+            or out != "Alice gave the book to Bob before the 3 lectures from Paris to Rome, and it is larger."
+        )
 
 
 def test_split_is_by_source_item_and_stable(shared_data):
@@ -64,8 +69,14 @@ def test_query_shaped_rows_pair_each_positive_with_a_near_miss_of_the_same_text(
     assert question_form("The drug is effective.") == "Is the drug effective?"
     assert question_form("Paris is, they say, large.") is not None
     assert question_form("No auxiliary here.") is None
-    foil = Example("A man is riding a red motorcycle on the road.", "A man is riding a blue motorcycle on the road.",
-                   0, "attribute", "test", "g")
+    foil = Example(
+        "A man is riding a red motorcycle on the road.",
+        "A man is riding a blue motorcycle on the road.",
+        0,
+        "attribute",
+        "test",
+        "g",
+    )
     rows = query_shaped([foil, Example("Two dogs are sleeping on a couch.", "x", 1, "paraphrase", "test", "h")], 0)
     by_source = {}
     for r in rows:
@@ -113,13 +124,27 @@ def test_end_to_end_lora_trains_and_its_encoder_id_names_the_adapter(tmp_path, s
     assert unmerged.encoder_id == v.encoder.encoder_id
     # The verifier folds the adapter into its encoder copy: same vectors as the LoRA layers give.
     text = ["The man bit the dog."]
-    assert torch.allclose(unmerged.with_cache(None).encode(text)[0].vectors,
-                          v.encoder.with_cache(None).encode(text)[0].vectors, atol=1e-5)
+    assert torch.allclose(
+        unmerged.with_cache(None).encode(text)[0].vectors, v.encoder.with_cache(None).encode(text)[0].vectors, atol=1e-5
+    )
     assert len(v.score("a query", ["a doc"])) == 1
 
 
 def test_end_to_end_rejects_an_unknown_checkpoint_rule(tmp_path, shared_data, tiny_end_to_end):
     config = tmp_path / "bad.toml"
     config.write_text(tiny_end_to_end.replace('select_on = "human"', 'select_on = "best"'))
-    assert main(["train", "--config", str(config), "--out", str(tmp_path / "x.safetensors"),
-                 "--data", str(shared_data), "--no-cache"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--config",
+                str(config),
+                "--out",
+                str(tmp_path / "x.safetensors"),
+                "--data",
+                str(shared_data),
+                "--no-cache",
+            ]
+        )
+        == 2
+    )

@@ -10,8 +10,16 @@ from verimap import Ranking, Verifier
 # Written by hand for this test (not produced by the training rules): (query, true match, near-miss).
 TEXTBOOK = [
     ("Did the dog bite the man?", "The dog bit the man.", "The man bit the dog."),
-    ("Does aspirin cause stomach ulcers?", "Aspirin can cause stomach ulcers.", "Aspirin does not cause stomach ulcers."),
-    ("Flights from Paris to Rome", "Flights from Paris to Rome leave every morning.", "Flights from Rome to Paris leave every morning."),
+    (
+        "Does aspirin cause stomach ulcers?",
+        "Aspirin can cause stomach ulcers.",
+        "Aspirin does not cause stomach ulcers.",
+    ),
+    (
+        "Flights from Paris to Rome",
+        "Flights from Paris to Rome leave every morning.",
+        "Flights from Rome to Paris leave every morning.",
+    ),
     ("Which team beat Brazil in the final?", "Germany beat Brazil in the final.", "Brazil beat Germany in the final."),
     ("Is the box heavier than the chair?", "The box is heavier than the chair.", "The box is lighter than the chair."),
     ("Who did the police arrest?", "The police arrested the suspect.", "The suspect arrested the police."),
@@ -28,14 +36,21 @@ def test_scores_are_probabilities_in_order(verifier):
 # What the shipped weights get wrong on TEXTBOOK, recorded rather than hidden (strict: a fix makes these fail
 # until the list is updated). Measured figures: docs/benchmarks.md.
 WRONG_ORDER = {"Who did the police arrest?"}
-NEAR_MISS_ACCEPTED = {"Did the dog bite the man?", "Flights from Paris to Rome", "Which team beat Brazil in the final?",
-                      "Is the box heavier than the chair?", "Who did the police arrest?"}
+NEAR_MISS_ACCEPTED = {
+    "Did the dog bite the man?",
+    "Flights from Paris to Rome",
+    "Which team beat Brazil in the final?",
+    "Is the box heavier than the chair?",
+    "Who did the police arrest?",
+}
 MATCH_REJECTED: set[str] = set()
 
 
 def known(cases: set[str], why: str):
-    return [pytest.param(*case, id=case[0], marks=pytest.mark.xfail(case[0] in cases, reason=why, strict=True))
-            for case in TEXTBOOK]
+    return [
+        pytest.param(*case, id=case[0], marks=pytest.mark.xfail(case[0] in cases, reason=why, strict=True))
+        for case in TEXTBOOK
+    ]
 
 
 @pytest.mark.parametrize("query, match, near_miss", known(WRONG_ORDER, "shipped weights rank this near-miss first"))
@@ -50,8 +65,10 @@ def test_textbook_matches_are_accepted(verifier, query, match, near_miss):
     assert good >= verifier.threshold, f"true match rejected: {good:.3f} < {verifier.threshold:.3f}"
 
 
-@pytest.mark.parametrize("query, match, near_miss",
-                         known(NEAR_MISS_ACCEPTED, "shipped weights accept this near-miss at the default threshold"))
+@pytest.mark.parametrize(
+    "query, match, near_miss",
+    known(NEAR_MISS_ACCEPTED, "shipped weights accept this near-miss at the default threshold"),
+)
 def test_textbook_near_misses_are_rejected(verifier, query, match, near_miss):
     bad = verifier.score(query, [near_miss])[0]
     assert bad < verifier.threshold, f"near-miss accepted: {bad:.3f} >= {verifier.threshold:.3f}"

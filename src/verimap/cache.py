@@ -111,8 +111,9 @@ class TokenCache:
     :param format: ``int8`` (default), ``fp16`` or ``fp32``.
     """
 
-    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES, *, path: str | Path | None = None,
-                 format: str = DEFAULT_FORMAT) -> None:
+    def __init__(
+        self, max_bytes: int = DEFAULT_MAX_BYTES, *, path: str | Path | None = None, format: str = DEFAULT_FORMAT
+    ) -> None:
         if isinstance(max_bytes, bool) or not isinstance(max_bytes, int) or max_bytes < 0:
             raise ValueError(f"max_bytes must be a non-negative integer, got {max_bytes!r}")
         if format not in FORMATS:
@@ -205,8 +206,18 @@ class TokenCache:
             for k, e in items:
                 self._remember(k, e)
             if conn is not None:
-                rows = [(k, self.format, e.vectors.shape[0], e.pooled.shape[0], int(e.truncated),
-                         e.vectors.tobytes(), e.pooled.tobytes()) for k, e in items]
+                rows = [
+                    (
+                        k,
+                        self.format,
+                        e.vectors.shape[0],
+                        e.pooled.shape[0],
+                        int(e.truncated),
+                        e.vectors.tobytes(),
+                        e.pooled.tobytes(),
+                    )
+                    for k, e in items
+                ]
                 conn.execute("BEGIN")
                 conn.executemany("INSERT OR REPLACE INTO tokens VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
                 conn.execute("COMMIT")
@@ -223,10 +234,17 @@ class TokenCache:
 
     def stats(self) -> dict:
         with self._lock:
-            return {"entries": len(self._memory), "bytes": self._bytes, "max_bytes": self.max_bytes,
-                    "hits": self._hits, "misses": self._misses, "disk_hits": self._disk_hits,
-                    "evictions": self._evictions, "format": self.format,
-                    "paths": [str(p) for p in self._disks]}
+            return {
+                "entries": len(self._memory),
+                "bytes": self._bytes,
+                "max_bytes": self.max_bytes,
+                "hits": self._hits,
+                "misses": self._misses,
+                "disk_hits": self._disk_hits,
+                "evictions": self._evictions,
+                "format": self.format,
+                "paths": [str(p) for p in self._disks],
+            }
 
     # -- internals (lock held) -------------------------------------------------------------------------------
     def _remember(self, key: str, entry: Entry) -> None:
@@ -253,8 +271,11 @@ class TokenCache:
             for key, fmt, n, dim, truncated, vec, pooled in rows:
                 if fmt != self.format:
                     continue  # written in another format: recompute rather than mix precisions
-                out[key] = Entry(np.frombuffer(vec, DTYPES[fmt]).reshape(n, dim),
-                                 np.frombuffer(pooled, DTYPES[POOLED_FORMAT[fmt]]), bool(truncated))
+                out[key] = Entry(
+                    np.frombuffer(vec, DTYPES[fmt]).reshape(n, dim),
+                    np.frombuffer(pooled, DTYPES[POOLED_FORMAT[fmt]]),
+                    bool(truncated),
+                )
         return out
 
 
@@ -295,12 +316,17 @@ def attach_token_file(cache: TokenCache | None, token_file: str | os.PathLike | 
     if token_file is None:
         return None
     if cache is None:
-        logger.warning("%s: token_file %r is ignored: the encoder has no token cache ($%s=0), so token vectors are "
-                       "computed every time and nothing is read from or written to the file",
-                       owner, os.fspath(token_file), BUDGET_ENV)
+        logger.warning(
+            "%s: token_file %r is ignored: the encoder has no token cache ($%s=0), so token vectors are "
+            "computed every time and nothing is read from or written to the file",
+            owner,
+            os.fspath(token_file),
+            BUDGET_ENV,
+        )
         return None
     try:
         return cache.attach(token_file)
     except (TokenFileError, sqlite3.Error, OSError) as exc:
-        raise TokenFileError(f"{owner}: token_file {os.fspath(token_file)!r} cannot be used as a verimap token "
-                             f"file: {exc}") from exc
+        raise TokenFileError(
+            f"{owner}: token_file {os.fspath(token_file)!r} cannot be used as a verimap token file: {exc}"
+        ) from exc

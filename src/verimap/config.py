@@ -48,8 +48,8 @@ KEY_DOCS = {
     "collection": "collection name in the store",
     "host": "a Chroma server to use instead of the local directory",
     "port": "that server's port (absent: 8000)",
-    "encoder": "local transformers model directory; \"\" or absent: the bundled MiniLM",
-    "weights": "verifier .safetensors (with its .json card); \"\" or absent: the shipped weights",
+    "encoder": 'local transformers model directory; "" or absent: the bundled MiniLM',
+    "weights": 'verifier .safetensors (with its .json card); "" or absent: the shipped weights',
     "device": "torch device",
     "recall_k": "candidates recalled per search",
     "k": "results shown per search",
@@ -83,7 +83,9 @@ def _load_toml(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config {path} is not valid TOML: {exc}") from exc
     except UnicodeDecodeError as exc:  # tomllib decodes the bytes first: a binary or non-UTF-8 file lands here
-        raise ConfigError(f"config {path} is not valid TOML: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+        raise ConfigError(
+            f"config {path} is not valid TOML: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from exc
 
 
 def check(cfg: Config) -> Config:
@@ -100,7 +102,9 @@ def check(cfg: Config) -> Config:
         value = getattr(cfg, key)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{key} must be a positive integer, got {value!r}{where}")
-    if cfg.port is not None and (isinstance(cfg.port, bool) or not isinstance(cfg.port, int) or not 0 < cfg.port < 65536):
+    if cfg.port is not None and (
+        isinstance(cfg.port, bool) or not isinstance(cfg.port, int) or not 0 < cfg.port < 65536
+    ):
         raise ConfigError(f"port must be an integer in 1..65535, got {cfg.port!r}{where}")
     if cfg.mode not in MODES:
         raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {cfg.mode!r}{where}")
@@ -146,7 +150,11 @@ def data_dir(flag: str | os.PathLike | None = None, cfg: Config | None = None, *
     key, else ``$VERIMAP_DATA_DIR``. The one used must exist (:class:`ConfigError` naming it otherwise); when none
     is given, a :class:`ConfigError` naming all three, or ``None`` if not ``required``."""
     where = f"data in {cfg.source}" if cfg is not None and cfg.source else f"data in {CONFIG_NAME}"
-    for value, origin in ((flag, "--data"), (cfg.data if cfg else None, where), (os.environ.get(DATA_ENV), f"${DATA_ENV}")):
+    for value, origin in (
+        (flag, "--data"),
+        (cfg.data if cfg else None, where),
+        (os.environ.get(DATA_ENV), f"${DATA_ENV}"),
+    ):
         if value:
             path = Path(value).expanduser()
             if not path.is_dir():
@@ -154,8 +162,10 @@ def data_dir(flag: str | os.PathLike | None = None, cfg: Config | None = None, *
             return path
     if not required:
         return None
-    raise ConfigError(f"no data folder given: pass --data DIR, set data = \"DIR\" in {CONFIG_NAME}, or set ${DATA_ENV} "
-                      "(the folder holding paws_dev/, scifact/, ...)")
+    raise ConfigError(
+        f'no data folder given: pass --data DIR, set data = "DIR" in {CONFIG_NAME}, or set ${DATA_ENV} '
+        "(the folder holding paws_dev/, scifact/, ...)"
+    )
 
 
 def example_toml(card_threshold: float | None = None) -> str:

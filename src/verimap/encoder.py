@@ -52,8 +52,13 @@ class Encoded:
 
     __slots__ = ("_tokens", "vectors", "pooled", "truncated")
 
-    def __init__(self, tokens: list[str] | Callable[[], list[str]], vectors: torch.Tensor, pooled: torch.Tensor,
-                 truncated: bool = False) -> None:
+    def __init__(
+        self,
+        tokens: list[str] | Callable[[], list[str]],
+        vectors: torch.Tensor,
+        pooled: torch.Tensor,
+        truncated: bool = False,
+    ) -> None:
         self._tokens = tokens
         self.vectors = vectors
         self.pooled = pooled
@@ -141,8 +146,10 @@ class TokenEncoder:
         self.tokenizer.model_max_length = 10**9
         # safetensors only: a pytorch_model.bin would be unpickled, and a model folder may come from anywhere.
         if not any(path.glob("*.safetensors")):
-            raise FileNotFoundError(f"no *.safetensors weights in encoder directory {path}: verimap loads "
-                                    "safetensors only, never pickled checkpoints (convert with safetensors.torch)")
+            raise FileNotFoundError(
+                f"no *.safetensors weights in encoder directory {path}: verimap loads "
+                "safetensors only, never pickled checkpoints (convert with safetensors.torch)"
+            )
         loaded = AutoModel.from_pretrained(path, local_files_only=True, use_safetensors=True)
         # fp32 whatever the file holds (or a newer transformers' "auto" dtype picks): the maps, LoRA and the cache
         # all assume it.
@@ -159,8 +166,9 @@ class TokenEncoder:
         return self.tokenizer.tokenize(text)
 
     @torch.inference_mode()
-    def encode(self, texts: Sequence[str], *, warn: bool = True,
-               persist: str | os.PathLike | None = None) -> list[Encoded]:
+    def encode(
+        self, texts: Sequence[str], *, warn: bool = True, persist: str | os.PathLike | None = None
+    ) -> list[Encoded]:
         """Encode texts, in the given order.
 
         :param texts: non-empty strings (``TypeError``/``ValueError`` otherwise, naming the index).
@@ -207,8 +215,12 @@ class TokenEncoder:
                     n = int(batch["attention_mask"][row].sum())
                     vectors, truncated = tokens_vec[row, 1 : n - 1], lengths[i] > self.max_length
                     if self.cache is None:
-                        results[i] = Encoded(self.tokenizer.convert_ids_to_tokens(ids[i][1 : n - 1]),
-                                             vectors.cpu().clone(), pooled[row].cpu().clone(), truncated)
+                        results[i] = Encoded(
+                            self.tokenizer.convert_ids_to_tokens(ids[i][1 : n - 1]),
+                            vectors.cpu().clone(),
+                            pooled[row].cpu().clone(),
+                            truncated,
+                        )
                     else:
                         entry = self.cache.entry(vectors, pooled[row], truncated)
                         stored.append((keys[i], entry))
@@ -230,8 +242,12 @@ class TokenEncoder:
 
     def _from_entry(self, text: str, entry) -> Encoded:
         n = len(entry.vectors)
-        return Encoded(lambda: self.tokenize(text)[:n], decompress(entry.vectors),
-                       decompress(entry.pooled[None])[0], entry.truncated)
+        return Encoded(
+            lambda: self.tokenize(text)[:n],
+            decompress(entry.vectors),
+            decompress(entry.pooled[None])[0],
+            entry.truncated,
+        )
 
     def with_cache(self, cache: TokenCache | None) -> TokenEncoder:
         """This encoder (same loaded model, same lock) behind another cache, or none."""
@@ -241,8 +257,9 @@ class TokenEncoder:
         clone.cache = cache
         return clone
 
-    def with_adapter(self, adapter: dict, state: dict[str, torch.Tensor] | None = None, *,
-                     merge: bool = False) -> TokenEncoder:
+    def with_adapter(
+        self, adapter: dict, state: dict[str, torch.Tensor] | None = None, *, merge: bool = False
+    ) -> TokenEncoder:
         """A verifier-side copy of this encoder with LoRA layers (``adapter``: rank, alpha, targets), loaded
         from ``state`` when given. Tokenizer and settings are shared; this encoder is untouched. ``merge`` folds
         the adapter into the copy's weights (inference: no extra cost per token; no longer trainable)."""
@@ -251,8 +268,9 @@ class TokenEncoder:
         from verimap.lora import DEFAULT_TARGETS, add_lora, load_lora_state, merge_lora
 
         clone = copy.copy(self)
-        clone.model = add_lora(self.model, int(adapter["rank"]), float(adapter["alpha"]),
-                               tuple(adapter.get("targets", DEFAULT_TARGETS))).eval()
+        clone.model = add_lora(
+            self.model, int(adapter["rank"]), float(adapter["alpha"]), tuple(adapter.get("targets", DEFAULT_TARGETS))
+        ).eval()
         if state is not None:
             load_lora_state(clone.model, state)
         if merge:

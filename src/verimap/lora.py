@@ -25,8 +25,14 @@ from torch import nn
 
 PREFIX = "encoder_lora."
 # BERT's attention projections and feed-forward layers in every block.
-DEFAULT_TARGETS = ("attention.self.query", "attention.self.key", "attention.self.value",
-                   "attention.output.dense", "intermediate.dense", "output.dense")
+DEFAULT_TARGETS = (
+    "attention.self.query",
+    "attention.self.key",
+    "attention.self.value",
+    "attention.output.dense",
+    "intermediate.dense",
+    "output.dense",
+)
 
 
 class LoRALinear(nn.Module):
@@ -72,7 +78,7 @@ def lora_state(model: nn.Module) -> dict[str, torch.Tensor]:
 
 def load_lora_state(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
     own = {k for k in model.state_dict() if ".lora_" in k}
-    given = {k[len(PREFIX):]: v for k, v in state.items() if k.startswith(PREFIX)}
+    given = {k[len(PREFIX) :]: v for k, v in state.items() if k.startswith(PREFIX)}
     if set(given) != own:
         missing, extra = sorted(own - set(given))[:3], sorted(set(given) - own)[:3]
         raise ValueError(f"adapter tensors do not fit the encoder (missing {missing}, unexpected {extra})")
@@ -86,8 +92,13 @@ def merge_lora(model: nn.Module) -> nn.Module:
     for name, module in list(model.named_modules()):
         if isinstance(module, LoRALinear):
             base = module.base
-            merged = nn.Linear(base.in_features, base.out_features, bias=base.bias is not None,
-                               device=base.weight.device, dtype=base.weight.dtype)
+            merged = nn.Linear(
+                base.in_features,
+                base.out_features,
+                bias=base.bias is not None,
+                device=base.weight.device,
+                dtype=base.weight.dtype,
+            )
             merged.weight.copy_(base.weight + module.scale * (module.lora_b @ module.lora_a))
             if base.bias is not None:
                 merged.bias.copy_(base.bias)

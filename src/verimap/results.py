@@ -40,8 +40,9 @@ ALIASES = {"verimap_score": VERIFIER_SCORE}
 """Deprecated key → the key whose value it repeats (written by adapters that used the old name, until 0.3)."""
 
 
-def result_fields(result: RankResult, incoming: float | None = None, *, rejected: bool | None = None,
-                  aliases: bool = False) -> dict[str, Any]:
+def result_fields(
+    result: RankResult, incoming: float | None = None, *, rejected: bool | None = None, aliases: bool = False
+) -> dict[str, Any]:
     """The keys to add to one document's metadata for ``result``.
 
     :param incoming: the document's incoming score, already read with :func:`verimap.policy.finite_score`

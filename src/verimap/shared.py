@@ -34,8 +34,13 @@ def shared_encoder(model: str | os.PathLike | None = None, device: Any = "cpu") 
         return _encoders[key]
 
 
-def shared_verifier(weights: str | os.PathLike | None = None, device: Any = "cpu", batch_size: int = 64,
-                    *, model: str | os.PathLike | None = None) -> Verifier:
+def shared_verifier(
+    weights: str | os.PathLike | None = None,
+    device: Any = "cpu",
+    batch_size: int = 64,
+    *,
+    model: str | os.PathLike | None = None,
+) -> Verifier:
     """The verifier for ``weights`` (``None``: shipped) on the shared encoder of ``device``."""
     encoder = shared_encoder(model, device)
     key = (_path_key(weights), _path_key(model), str(torch.device(device)), batch_size)

@@ -52,6 +52,7 @@ def similarity_maps(
     mask = rows.unsqueeze(2) & cols.unsqueeze(1)
     return maps * mask, mask
 
+
 def windows(length: int, width: int, stride: int) -> list[tuple[int, int]]:
     """Start/end offsets covering ``length`` tokens with windows of ``width`` (last one flush with the end)."""
     if length <= width:

@@ -19,8 +19,13 @@ __all__ = ["FAST", "HUGE", "ODD", "encoder", "verifier"]
 # and one verifier forward took 1.0 s with two threads vs 0.014 s with one (measured). So suites run single-threaded.
 torch.set_num_threads(1)
 
-FAST = settings(max_examples=30, deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FAST = settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 """Hypothesis settings of the reliability suites: the same 30 examples every run, no example database."""
 ODD = sorted(set("abc dog bit man 🐶👨‍👩‍👧 الكلب שלום 狗咬了人 \u200b\u200d\ufeff\u202e \x00\x07 \t\n e\u0301"))
 """Characters for odd-Unicode property tests: emoji and ZWJ sequences, RTL, CJK, zero-width, controls, combining."""

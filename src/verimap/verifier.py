@@ -79,8 +79,9 @@ class Verifier(Scorer):
         stock = encoder if encoder is not None else TokenEncoder(device=device)
         self.network, self.card, adapter_state = weights_io.load(weights, encoder_id=stock.encoder_id)
         # With an adapter, token vectors come from a tuned copy of the encoder; recall keeps the stock one.
-        super().__init__(stock.with_adapter(self.card.adapter, adapter_state, merge=True)
-                         if self.card.adapter else stock)
+        super().__init__(
+            stock.with_adapter(self.card.adapter, adapter_state, merge=True) if self.card.adapter else stock
+        )
         self.device = torch.device(device)
         self.network.to(self.device)
         if batch_size < 1:
@@ -178,8 +179,9 @@ class Verifier(Scorer):
             fuse_weight=self.card.fuse_weight,
         )
 
-    async def rank_async(self, query: str, documents: Sequence[str], top_k: int | None = None,
-                         threshold: float | None = None, **kwargs) -> Ranking:
+    async def rank_async(
+        self, query: str, documents: Sequence[str], top_k: int | None = None, threshold: float | None = None, **kwargs
+    ) -> Ranking:
         """:meth:`rank` in a worker thread, so an event loop keeps serving while torch computes."""
         return await asyncio.to_thread(self.rank, query, documents, top_k, threshold, **kwargs)
 

@@ -60,8 +60,17 @@ class Card:
             raise WeightsError(f"{source}: format {data.get('format')!r} is not {FORMAT!r}")
         try:
             _check_card_values(data)
-            known = {"format", "encoder", "network", "calibration", "threshold", "fuse_weight", "symmetric", "adapter",
-                     "sha256"}
+            known = {
+                "format",
+                "encoder",
+                "network",
+                "calibration",
+                "threshold",
+                "fuse_weight",
+                "symmetric",
+                "adapter",
+                "sha256",
+            }
             return cls(
                 encoder=str(data["encoder"]),
                 network=NetworkConfig.from_dict(data["network"]),
@@ -109,13 +118,21 @@ def _check_card_values(data: dict[str, Any]) -> None:
         raise ValueError(f"'symmetric' must be true or false, got {data['symmetric']!r}")
     adapter = data.get("adapter")
     if adapter is not None:
-        if not isinstance(adapter, dict) or not isinstance(adapter.get("rank"), int) or isinstance(
-                adapter.get("rank"), bool) or adapter["rank"] < 1 or not _number(adapter.get("alpha")):
-            raise ValueError(f"'adapter' must be null or an object with a positive integer 'rank' and a number "
-                             f"'alpha', got {adapter!r}")
+        if (
+            not isinstance(adapter, dict)
+            or not isinstance(adapter.get("rank"), int)
+            or isinstance(adapter.get("rank"), bool)
+            or adapter["rank"] < 1
+            or not _number(adapter.get("alpha"))
+        ):
+            raise ValueError(
+                f"'adapter' must be null or an object with a positive integer 'rank' and a number "
+                f"'alpha', got {adapter!r}"
+            )
     sha = data.get("sha256")
-    if sha is not None and (not isinstance(sha, str) or len(sha) != 64
-                            or any(c not in "0123456789abcdef" for c in sha)):
+    if sha is not None and (
+        not isinstance(sha, str) or len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)
+    ):
         raise ValueError(f"'sha256' must be null or 64 lowercase hex digits, got {sha!r}")
 
 
@@ -131,8 +148,9 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def save(network: MapTransformer, card: Card, path: str | Path,
-         adapter_state: dict[str, torch.Tensor] | None = None) -> Path:
+def save(
+    network: MapTransformer, card: Card, path: str | Path, adapter_state: dict[str, torch.Tensor] | None = None
+) -> Path:
     """Write ``path`` (safetensors: network tensors, plus ``encoder_lora.*`` adapter tensors if any) and its
     card beside it (same name, ``.json``). The card written is a copy of ``card`` with the network's geometry and
     the file's sha256 filled in; ``card`` itself is left as it was."""
@@ -148,8 +166,9 @@ def save(network: MapTransformer, card: Card, path: str | Path,
     return path
 
 
-def load(path: str | Path | None = None, *, encoder_id: str | None = None
-         ) -> tuple[MapTransformer, Card, dict[str, torch.Tensor]]:
+def load(
+    path: str | Path | None = None, *, encoder_id: str | None = None
+) -> tuple[MapTransformer, Card, dict[str, torch.Tensor]]:
     """Load a network, its card and its encoder-adapter tensors (empty without an adapter; default file: the
     shipped weights), refusing anything inconsistent.
 
@@ -171,9 +190,7 @@ def load(path: str | Path | None = None, *, encoder_id: str | None = None
     if card.sha256 and sha256_of(path) != card.sha256:
         raise WeightsError(f"{path}: sha256 does not match its card {cpath.name} (file truncated or altered)")
     if encoder_id is not None and card.encoder != encoder_id:
-        raise WeightsError(
-            f"{path} was trained for encoder {card.encoder!r}, but the verifier is using {encoder_id!r}"
-        )
+        raise WeightsError(f"{path} was trained for encoder {card.encoder!r}, but the verifier is using {encoder_id!r}")
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
@@ -193,8 +210,9 @@ def load(path: str | Path | None = None, *, encoder_id: str | None = None
     if expected != got:
         diff = sorted(k for k in set(expected) | set(got) if expected.get(k) != got.get(k))[:5]
         raise WeightsError(f"{path}: tensors do not fit the card's network geometry (first mismatches: {diff})")
-    bad = sorted(k for k, v in {**state, **adapter_state}.items()
-                 if v.is_floating_point() and not bool(torch.isfinite(v).all()))[:5]
+    bad = sorted(
+        k for k, v in {**state, **adapter_state}.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())
+    )[:5]
     if bad:
         raise WeightsError(f"{path}: tensors hold NaN or infinite values (first: {bad})")
     network.load_state_dict(state)

@@ -8,16 +8,22 @@ import sys
 import pytest
 
 
-@pytest.mark.parametrize("module", ["haystack_integrations.components.rankers.verimap",
-                                    "haystack_integrations.components.retrievers.verimap",
-                                    "haystack_integrations.components.embedders.verimap"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "haystack_integrations.components.rankers.verimap",
+        "haystack_integrations.components.retrievers.verimap",
+        "haystack_integrations.components.embedders.verimap",
+    ],
+)
 def test_importing_a_component_without_haystack_names_the_package_to_install(module):
     code = f"import sys; sys.modules['haystack'] = None; import {module}"  # None: as if Haystack were not installed
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("ImportError: verimap's Haystack components: 'haystack' is not installed; "
-                           "pip install 'haystack-ai>=3.4,<4'")
+    assert last.startswith(
+        "ImportError: verimap's Haystack components: 'haystack' is not installed; pip install 'haystack-ai>=3.4,<4'"
+    )
     assert "ModuleNotFoundError" not in last
 
 

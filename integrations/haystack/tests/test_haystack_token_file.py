@@ -61,14 +61,16 @@ def disk_hits(encoder) -> int:
 
 
 def embed(docs: list[Document], token_file: str | None, **kwargs) -> list[Document]:
-    embedder = VerimapDocumentEmbedder(device=CPU, progress_bar=False, meta_fields_to_embed=["title"],
-                                       token_file=token_file, **kwargs)
+    embedder = VerimapDocumentEmbedder(
+        device=CPU, progress_bar=False, meta_fields_to_embed=["title"], token_file=token_file, **kwargs
+    )
     return embedder.run(documents=docs)["documents"]
 
 
 def rank(docs: list[Document], token_file: str | None, **kwargs) -> dict[str, list[Document]]:
-    ranker = StructuralVerifierRanker(device=CPU, top_k=None, meta_fields_to_embed=["title"], token_file=token_file,
-                                      **kwargs)
+    ranker = StructuralVerifierRanker(
+        device=CPU, top_k=None, meta_fields_to_embed=["title"], token_file=token_file, **kwargs
+    )
     return ranker.run(query=QUERY, documents=docs)
 
 
@@ -120,8 +122,14 @@ def test_a_later_process_reads_what_the_embedder_wrote(token_file, corpus_docs, 
     env = {**os.environ, "ANONYMIZED_TELEMETRY": "False", "HAYSTACK_TELEMETRY_ENABLED": "False"}
     env.pop("VERIMAP_TOKEN_CACHE_MB", None)
     child = subprocess.run(
-        [sys.executable, "-c", script, token_file], input=json.dumps([d.to_dict() for d in corpus_docs]),
-        capture_output=True, text=True, timeout=300, cwd=REPO, env=env, check=False,
+        [sys.executable, "-c", script, token_file],
+        input=json.dumps([d.to_dict() for d in corpus_docs]),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+        env=env,
+        check=False,
     )
     assert child.returncode == 0, child.stderr[-3000:]
     embedded = [Document.from_dict(d) for d in json.loads(child.stdout.strip().splitlines()[-1])]
@@ -142,8 +150,10 @@ def test_only_the_embedded_text_hits(token_file, corpus_docs, encoder):
     encoder.cache.detach(token_file)
     encoder.cache.clear()
     cold_prefixed = rank(embedded, None, document_prefix="passage: ")
-    edited = [Document(id=d.id, content=d.content.replace(".", " today."), meta=d.meta, embedding=d.embedding)
-              for d in embedded]
+    edited = [
+        Document(id=d.id, content=d.content.replace(".", " today."), meta=d.meta, embedding=d.embedding)
+        for d in embedded
+    ]
     cold_edited = rank(edited, None)
 
     encoder.cache.clear()
@@ -167,9 +177,14 @@ def test_verified_retriever_reads_the_file(token_file, corpus_docs, encoder):
     encoder.cache.detach(token_file)
 
     def retriever(path):
-        return VerifiedRetriever(retriever=InMemoryEmbeddingRetriever(document_store=store), device=CPU,
-                                 recall_k=len(corpus_docs), top_k=None, meta_fields_to_embed=["title"],
-                                 token_file=path)
+        return VerifiedRetriever(
+            retriever=InMemoryEmbeddingRetriever(document_store=store),
+            device=CPU,
+            recall_k=len(corpus_docs),
+            top_k=None,
+            meta_fields_to_embed=["title"],
+            token_file=path,
+        )
 
     encoder.cache.clear()
     start = disk_hits(encoder)
@@ -207,8 +222,9 @@ def test_a_file_that_is_not_a_token_file_is_named(tmp_path, memory_store, encode
     components = [
         VerimapDocumentEmbedder(device=CPU, progress_bar=False, token_file=str(bad)),
         StructuralVerifierRanker(device=CPU, token_file=str(bad)),
-        VerifiedRetriever(retriever=InMemoryEmbeddingRetriever(document_store=memory_store), device=CPU,
-                          token_file=str(bad)),
+        VerifiedRetriever(
+            retriever=InMemoryEmbeddingRetriever(document_store=memory_store), device=CPU, token_file=str(bad)
+        ),
     ]
     for component in components:
         name = type(component).__name__
@@ -241,18 +257,21 @@ def test_path_objects_are_stored_as_strings(tmp_path):
     assert StructuralVerifierRanker(token_file=path).token_file == str(path)
 
 
-def test_without_a_token_cache_the_file_is_ignored_with_one_warning(tmp_path, corpus_docs, encoder, monkeypatch,
-                                                                     caplog, memory_store):
+def test_without_a_token_cache_the_file_is_ignored_with_one_warning(
+    tmp_path, corpus_docs, encoder, monkeypatch, caplog, memory_store
+):
     """``$VERIMAP_TOKEN_CACHE_MB=0`` gives encoders no cache; the shared one is made cacheless the same way."""
     expected = rank(embed(corpus_docs, None), None)
     monkeypatch.setattr(encoder, "cache", None)
     path = tmp_path / "tokens.sqlite"
     caplog.set_level(logging.WARNING)
-    embedder = VerimapDocumentEmbedder(device=CPU, progress_bar=False, meta_fields_to_embed=["title"],
-                                       token_file=str(path))
+    embedder = VerimapDocumentEmbedder(
+        device=CPU, progress_bar=False, meta_fields_to_embed=["title"], token_file=str(path)
+    )
     ranker = StructuralVerifierRanker(device=CPU, top_k=None, meta_fields_to_embed=["title"], token_file=str(path))
-    retriever = VerifiedRetriever(retriever=InMemoryEmbeddingRetriever(document_store=memory_store), device=CPU,
-                                  token_file=str(path))
+    retriever = VerifiedRetriever(
+        retriever=InMemoryEmbeddingRetriever(document_store=memory_store), device=CPU, token_file=str(path)
+    )
     for _ in range(2):
         embedded = embedder.run(documents=corpus_docs)["documents"]
         out = ranker.run(query=QUERY, documents=embedded)
@@ -260,7 +279,10 @@ def test_without_a_token_cache_the_file_is_ignored_with_one_warning(tmp_path, co
     warnings = [r.getMessage() for r in caplog.records if "token_file" in r.getMessage()]
     assert len(warnings) == 3, warnings  # one per component
     assert sorted(w.split(":")[0] for w in warnings) == [
-        "StructuralVerifierRanker", "VerifiedRetriever", "VerimapDocumentEmbedder"]
+        "StructuralVerifierRanker",
+        "VerifiedRetriever",
+        "VerimapDocumentEmbedder",
+    ]
     assert all("ignored" in w and "VERIMAP_TOKEN_CACHE_MB" in w and str(path) in w for w in warnings)
     assert not path.exists()
     # Without a cache the encoder returns fp32 vectors (not int8): close to, not equal to, the cached scores.
@@ -297,8 +319,12 @@ def test_pipeline_yaml_keeps_token_file(memory_store, tmp_path, encoder):
     pipe = Pipeline()
     pipe.add_component("embedder", VerimapDocumentEmbedder(device=CPU, progress_bar=False, token_file=path))
     pipe.add_component("ranker", StructuralVerifierRanker(device=CPU, token_file=path))
-    pipe.add_component("retriever", VerifiedRetriever(
-        retriever=InMemoryEmbeddingRetriever(document_store=memory_store), device=CPU, token_file=path))
+    pipe.add_component(
+        "retriever",
+        VerifiedRetriever(
+            retriever=InMemoryEmbeddingRetriever(document_store=memory_store), device=CPU, token_file=path
+        ),
+    )
     text = pipe.dumps()
     assert text.count(f"token_file: {path}") == 3
     loaded = Pipeline.loads(text)  # no allowlist argument

@@ -26,15 +26,19 @@ from verimap.testing import FAST, HUGE, ODD
 
 QUERY = "Did the dog bite the man?"
 
-contents = st.one_of(st.none(), st.just(""), st.just("  \n"), st.text(alphabet=st.sampled_from(ODD), max_size=20),
-                     st.sampled_from(["The dog bit the man.", "The man bit the dog.", "Paris is in France."]))
+contents = st.one_of(
+    st.none(),
+    st.just(""),
+    st.just("  \n"),
+    st.text(alphabet=st.sampled_from(ODD), max_size=20),
+    st.sampled_from(["The dog bit the man.", "The man bit the dog.", "Paris is in France."]),
+)
 scores = st.one_of(st.none(), st.floats(-5, 5), st.sampled_from([math.nan, math.inf, -math.inf]))
 
 
 @st.composite
 def documents(draw):
-    docs = [Document(content=draw(contents), score=draw(scores), meta={"n": i})
-            for i in range(draw(st.integers(0, 6)))]
+    docs = [Document(content=draw(contents), score=draw(scores), meta={"n": i}) for i in range(draw(st.integers(0, 6)))]
     if docs and draw(st.booleans()):  # same id again (a retriever returning one passage twice)
         docs.append(Document(id=docs[0].id, content=docs[0].content, score=draw(scores), meta={"n": "dupe"}))
     return docs
@@ -49,15 +53,20 @@ def check_output(out, threshold):
         assert d.meta["verifier_accepted"] is (has_text and d.meta["verifier_score"] >= cut)
     if threshold is not None:
         assert all(d.meta["verifier_score"] >= threshold for d in out["documents"])
-        assert all(d.meta["verifier_score"] < threshold or d.content is None or not d.content.strip()
-                   for d in out["rejected"])
+        assert all(
+            d.meta["verifier_score"] < threshold or d.content is None or not d.content.strip() for d in out["rejected"]
+        )
 
 
 # -- property tests ------------------------------------------------------------------------------------------------
 @FAST
-@given(docs=documents(), mode=st.sampled_from(["rerank", "filter", "fuse"]),
-       fuse_prior=st.sampled_from(["maxsim", "retriever"]),
-       score_type=st.sampled_from(["similarity", "distance"]), threshold=st.one_of(st.none(), st.floats(0, 1)))
+@given(
+    docs=documents(),
+    mode=st.sampled_from(["rerank", "filter", "fuse"]),
+    fuse_prior=st.sampled_from(["maxsim", "retriever"]),
+    score_type=st.sampled_from(["similarity", "distance"]),
+    threshold=st.one_of(st.none(), st.floats(0, 1)),
+)
 def test_any_documents_are_each_returned_once_with_finite_scores(docs, mode, fuse_prior, score_type, threshold):
     ranker = StructuralVerifierRanker(top_k=None, mode=mode, fuse_prior=fuse_prior, retriever_score_type=score_type)
     before = copy.deepcopy(docs)
@@ -76,8 +85,10 @@ def test_any_documents_are_each_returned_once_with_finite_scores(docs, mode, fus
 
 
 @FAST
-@given(top_k=st.one_of(st.none(), st.integers(-2, 8), st.floats(0, 3), st.booleans()),
-       threshold=st.one_of(st.none(), st.floats(-1, 2), st.sampled_from([math.nan, math.inf]), st.booleans()))
+@given(
+    top_k=st.one_of(st.none(), st.integers(-2, 8), st.floats(0, 3), st.booleans()),
+    threshold=st.one_of(st.none(), st.floats(-1, 2), st.sampled_from([math.nan, math.inf]), st.booleans()),
+)
 def test_top_k_and_threshold_are_checked_at_init_and_per_call(ranker, top_k, threshold):
     valid_k = top_k is None or (type(top_k) is int and top_k >= 1)
     valid_t = threshold is None or (type(threshold) is float and 0.0 <= threshold <= 1.0)
@@ -99,11 +110,16 @@ def test_top_k_and_threshold_are_checked_at_init_and_per_call(ranker, top_k, thr
 
 
 # -- named errors and pass-throughs ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("query, error, message", [
-    (None, TypeError, "query must be a string"), ("", ValueError, "query must be a non-empty string"),
-    (" \n", ValueError, "query must be a non-empty string"), ("\u200b\ufeff", ValueError, "non-empty string"),
-    ("bad \ud800", ValueError, "query is not valid Unicode"),
-])
+@pytest.mark.parametrize(
+    "query, error, message",
+    [
+        (None, TypeError, "query must be a string"),
+        ("", ValueError, "query must be a non-empty string"),
+        (" \n", ValueError, "query must be a non-empty string"),
+        ("\u200b\ufeff", ValueError, "non-empty string"),
+        ("bad \ud800", ValueError, "query is not valid Unicode"),
+    ],
+)
 def test_bad_queries_are_named_even_with_no_documents(ranker, query, error, message):
     for documents in ([], [Document(content="The dog bit the man.")]):
         with pytest.raises(error, match=message):
@@ -129,8 +145,12 @@ def test_bad_documents_are_named(ranker):
 
 def test_non_finite_incoming_scores_count_as_missing_in_fuse_mode():
     ranker = StructuralVerifierRanker(top_k=None, mode="fuse", fuse_prior="retriever", score_threshold=0.0)
-    docs = [Document(content="The dog bit the man.", score=math.nan), Document(content="The man bit the dog.",
-            score=0.9), Document(content="Paris is in France.", score=math.inf), Document(content="x", score=0.1)]
+    docs = [
+        Document(content="The dog bit the man.", score=math.nan),
+        Document(content="The man bit the dog.", score=0.9),
+        Document(content="Paris is in France.", score=math.inf),
+        Document(content="x", score=0.1),
+    ]
     out = ranker.run(query=QUERY, documents=docs)
     assert len(out["documents"]) == 4
     assert all(math.isfinite(d.score) for d in out["documents"])
@@ -138,7 +158,8 @@ def test_non_finite_incoming_scores_count_as_missing_in_fuse_mode():
     assert "retriever_score" not in kept_nan.meta  # a NaN is no score, and is not reported as one
     # two documents without a finite score: the whole list is fused with MaxSim, as the core's default does
     assert [d.content for d in out["documents"]] == [
-        docs[r.index].content for r in ranker.verifier.rank(QUERY, [d.content for d in docs], threshold=0.0)]
+        docs[r.index].content for r in ranker.verifier.rank(QUERY, [d.content for d in docs], threshold=0.0)
+    ]
 
 
 def test_a_100k_character_document_warns_once_per_run_and_is_still_ranked(ranker):
@@ -152,10 +173,22 @@ def test_a_100k_character_document_warns_once_per_run_and_is_still_ranked(ranker
 
 
 # -- concurrency ---------------------------------------------------------------------------------------------------
-WORK = [(f"hs-conc query {i}: did the dog bite the man?",
-         [Document(content=f"hs-conc passage {i}-{j}: " + " ".join(random.Random(i * 10 + j).sample(
-             "the a dog man bit chased Paris Rome before after not".split(), 6)), score=j / 10) for j in range(5)])
-        for i in range(6)]
+WORK = [
+    (
+        f"hs-conc query {i}: did the dog bite the man?",
+        [
+            Document(
+                content=f"hs-conc passage {i}-{j}: "
+                + " ".join(
+                    random.Random(i * 10 + j).sample("the a dog man bit chased Paris Rome before after not".split(), 6)
+                ),
+                score=j / 10,
+            )
+            for j in range(5)
+        ],
+    )
+    for i in range(6)
+]
 
 
 def test_eight_threads_and_fifty_async_calls_equal_single_threaded(ranker):
@@ -167,23 +200,26 @@ def test_eight_threads_and_fifty_async_calls_equal_single_threaded(ranker):
     assert all(out == expected[i] for i, out in threaded)
 
     async def gather():
-        return await asyncio.gather(*[ranker.run_async(query=WORK[i % len(WORK)][0], documents=WORK[i % len(WORK)][1])
-                                      for i in range(50)])
+        return await asyncio.gather(
+            *[ranker.run_async(query=WORK[i % len(WORK)][0], documents=WORK[i % len(WORK)][1]) for i in range(50)]
+        )
 
     assert all(out == expected[i % len(WORK)] for i, out in enumerate(asyncio.run(gather())))
 
 
 def test_rankers_with_different_settings_do_not_leak(verifier):
-    rankers = [StructuralVerifierRanker(top_k=1, score_threshold=0.0),
-               StructuralVerifierRanker(top_k=None, score_threshold=1.0),
-               StructuralVerifierRanker(top_k=None, mode="filter", score_threshold=0.0),
-               StructuralVerifierRanker(top_k=2, mode="fuse", fuse_prior="retriever", retriever_score_type="distance"),
-               StructuralVerifierRanker(top_k=None),  # the default: fuse with MaxSim, nothing dropped
-               StructuralVerifierRanker(top_k=None, mode="rerank")]
+    rankers = [
+        StructuralVerifierRanker(top_k=1, score_threshold=0.0),
+        StructuralVerifierRanker(top_k=None, score_threshold=1.0),
+        StructuralVerifierRanker(top_k=None, mode="filter", score_threshold=0.0),
+        StructuralVerifierRanker(top_k=2, mode="fuse", fuse_prior="retriever", retriever_score_type="distance"),
+        StructuralVerifierRanker(top_k=None),  # the default: fuse with MaxSim, nothing dropped
+        StructuralVerifierRanker(top_k=None, mode="rerank"),
+    ]
     plans = [(r, q, d) for r in rankers for q, d in WORK]
     expected = [r.run(query=q, documents=d) for r, q, d in plans]
     assert all(len(e["documents"]) == 1 for e in expected[: len(WORK)])
-    assert all(e["documents"] == [] for e in expected[len(WORK): 2 * len(WORK)])
+    assert all(e["documents"] == [] for e in expected[len(WORK) : 2 * len(WORK)])
     order = list(range(len(plans))) * 2
     random.Random(4).shuffle(order)
 
@@ -194,8 +230,9 @@ def test_rankers_with_different_settings_do_not_leak(verifier):
 
 
 def test_verified_retriever_gathered_equals_single(memory_store):
-    retriever = VerifiedRetriever(retriever=InMemoryEmbeddingRetriever(document_store=memory_store), recall_k=5,
-                                  top_k=3, score_threshold=0.0)
+    retriever = VerifiedRetriever(
+        retriever=InMemoryEmbeddingRetriever(document_store=memory_store), recall_k=5, top_k=3, score_threshold=0.0
+    )
     retriever.warm_up()
     queries = ["Did the dog bite the man?", "Who sold the car to Alice?", "Did the cat chase the mouse?"]
     expected = [retriever.run(query=q) for q in queries]
@@ -205,7 +242,9 @@ def test_verified_retriever_gathered_equals_single(memory_store):
 
     assert all(out == expected[i % 3] for i, out in enumerate(asyncio.run(gather())))
     with ThreadPoolExecutor(max_workers=8) as pool:
-        assert all(out == expected[i % 3] for i, out in enumerate(pool.map(
-            lambda i: retriever.run(query=queries[i % 3]), range(24))))
+        assert all(
+            out == expected[i % 3]
+            for i, out in enumerate(pool.map(lambda i: retriever.run(query=queries[i % 3]), range(24)))
+        )
     with pytest.raises(ValueError, match="query must be a non-empty string"):
         retriever.run(query="\u200b")

@@ -35,8 +35,12 @@ CORPUS = [
     Document(page_content="The dog bit the man.", id="true-match", metadata={"source": "local news"}),
     Document(page_content="A dog chased the postman down the street.", id="postman", metadata={"source": "blog"}),
     Document(page_content="Dogs bark at strangers who come near the house.", id="bark", metadata={"source": "guide"}),
-    Document(page_content="The cat slept on the warm windowsill all afternoon.", id="cat", metadata={"source": "diary"}),
-    Document(page_content="Interest rates rose by a quarter point in March.", id="rates", metadata={"source": "markets"}),
+    Document(
+        page_content="The cat slept on the warm windowsill all afternoon.", id="cat", metadata={"source": "diary"}
+    ),
+    Document(
+        page_content="Interest rates rose by a quarter point in March.", id="rates", metadata={"source": "markets"}
+    ),
 ]
 
 
@@ -52,8 +56,10 @@ def show(title: str, docs: list[Document]) -> None:
             flag = "REJECTED"  # dropped under the threshold, returned only because return_rejected=True
         else:
             flag = "accepted" if d.metadata["verifier_accepted"] else "under"  # kept either way (fuse drops nothing)
-        print(f"  {flag:8} score {d.metadata['relevance_score']:.3f} p {d.metadata['verifier_score']:.3f}"
-              f"  [{d.id}] {d.page_content}")
+        print(
+            f"  {flag:8} score {d.metadata['relevance_score']:.3f} p {d.metadata['verifier_score']:.3f}"
+            f"  [{d.id}] {d.page_content}"
+        )
 
 
 def main() -> None:
@@ -73,15 +79,20 @@ def main() -> None:
         show("Chroma alone (pooled-vector similarity, top 4):", candidates.invoke(QUERY)[:4])
 
         verified = VerifiedRetriever(base_retriever=candidates, k=3)  # default: fuse with MaxSim, drop nothing
-        show("VerifiedRetriever (k=3): the verifier fused with MaxSim, nothing dropped "
-             "(score = fused score, p = verifier probability):", verified.invoke(QUERY))
+        show(
+            "VerifiedRetriever (k=3): the verifier fused with MaxSim, nothing dropped "
+            "(score = fused score, p = verifier probability):",
+            verified.invoke(QUERY),
+        )
 
         compression = ContextualCompressionRetriever(
             base_compressor=StructuralVerifierCompressor(mode="rerank", top_n=3, return_rejected=True),
             base_retriever=candidates,
         )
         docs = compression.invoke(QUERY)
-        show('ContextualCompressionRetriever + StructuralVerifierCompressor(mode="rerank", return_rejected=True):', docs)
+        show(
+            'ContextualCompressionRetriever + StructuralVerifierCompressor(mode="rerank", return_rejected=True):', docs
+        )
         verdict = {d.id: d.metadata["verifier_accepted"] for d in docs}
         print(
             f"\nnear-miss {'kept' if verdict.get('near-miss') else 'rejected'}, "

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 from verimap.optional import require
 
-require("langchain_core", install="'langchain-core>=1.0,<2' (or langchain-verimap, which brings it)",
-        who="langchain_verimap")
+require(
+    "langchain_core",
+    install="'langchain-core>=1.0,<2' (or langchain-verimap, which brings it)",
+    who="langchain_verimap",
+)
 
 from langchain_verimap._shared import get_encoder, get_verifier  # noqa: E402
 from langchain_verimap.compressors import StructuralVerifierCompressor  # noqa: E402

@@ -111,8 +111,12 @@ class VerifierConfig(BaseModel):
     def _core_kwargs(self, docs: Sequence[Document], top_k: int | None) -> dict[str, Any]:
         """The keyword arguments this component passes to :meth:`verimap.Verifier.rank` for ``docs``: ``None``
         reaches the core as ``None`` (the policy decides what it means)."""
-        return {"top_k": top_k, "threshold": self.score_threshold, "mode": self.mode,
-                "prior_scores": prior_scores(docs, self.fuse_prior)}
+        return {
+            "top_k": top_k,
+            "threshold": self.score_threshold,
+            "mode": self.mode,
+            "prior_scores": prior_scores(docs, self.fuse_prior),
+        }
 
     @property
     def active_verifier(self) -> Verifier:

@@ -93,7 +93,9 @@ class StructuralVerifierCompressor(VerifierConfig, BaseDocumentCompressor, Seria
         if not docs:
             return []
         self._attach_token_file()
-        ranking = self.active_verifier.rank(query, [d.page_content for d in docs], **self._core_kwargs(docs, self.top_n))
+        ranking = self.active_verifier.rank(
+            query, [d.page_content for d in docs], **self._core_kwargs(docs, self.top_n)
+        )
         return to_documents(docs, ranking, self.return_rejected)
 
     async def acompress_documents(

@@ -22,8 +22,12 @@ CORPUS = [
     Document(page_content="A dog chased the postman down the street.", id="postman", metadata={"topic": "dogs"}),
     Document(page_content="Dogs bark at strangers who come near the house.", id="bark", metadata={"topic": "dogs"}),
     Document(page_content="The cat slept on the warm windowsill all afternoon.", id="cat", metadata={"topic": "cats"}),
-    Document(page_content="Interest rates rose by a quarter point in March.", id="rates", metadata={"topic": "finance"}),
-    Document(page_content="Photosynthesis turns light into chemical energy.", id="plants", metadata={"topic": "science"}),
+    Document(
+        page_content="Interest rates rose by a quarter point in March.", id="rates", metadata={"topic": "finance"}
+    ),
+    Document(
+        page_content="Photosynthesis turns light into chemical energy.", id="plants", metadata={"topic": "science"}
+    ),
 ]
 
 
@@ -63,7 +67,9 @@ def chroma_store(tmp_path_factory, lc_embeddings):
         collection_name="verimap-langchain-tests",
         embedding_function=lc_embeddings,
         persist_directory=path,
-        client_settings=chromadb.config.Settings(anonymized_telemetry=False, is_persistent=True, persist_directory=path),
+        client_settings=chromadb.config.Settings(
+            anonymized_telemetry=False, is_persistent=True, persist_directory=path
+        ),
     )
     store.add_documents([d.model_copy(deep=True) for d in CORPUS])
     return store

@@ -32,8 +32,9 @@ def keep_all(verifier):
 
 # -- judgment (these depend on trained weights) ----------------------------------------------------------------
 def test_filter_mode_drops_the_near_miss(verifier, separating_threshold):
-    compressor = StructuralVerifierCompressor(verifier=verifier, mode="filter", top_n=None,
-                                              score_threshold=separating_threshold)
+    compressor = StructuralVerifierCompressor(
+        verifier=verifier, mode="filter", top_n=None, score_threshold=separating_threshold
+    )
     out = compressor.compress_documents(dog_docs(), QUERY)
     assert [d.page_content for d in out] == [TRUE_MATCH]
 
@@ -45,8 +46,9 @@ def test_rerank_mode_puts_the_true_match_first(verifier):
 
 
 def test_return_rejected_flags_the_near_miss(verifier, separating_threshold):
-    compressor = StructuralVerifierCompressor(verifier=verifier, mode="filter", top_n=None, return_rejected=True,
-                                              score_threshold=separating_threshold)
+    compressor = StructuralVerifierCompressor(
+        verifier=verifier, mode="filter", top_n=None, return_rejected=True, score_threshold=separating_threshold
+    )
     out = compressor.compress_documents(dog_docs(), QUERY)
     assert [(d.page_content, d.metadata["verimap_rejected"]) for d in out] == [(TRUE_MATCH, False), (NEAR_MISS, True)]
 
@@ -105,7 +107,8 @@ async def test_default_drops_nothing_and_orders_like_the_core_fuse(verifier, cor
         empty = next(d for d in out if d.id == "empty")
         assert empty.metadata["verifier_score"] == 0.0 and empty.metadata["verifier_accepted"] is False
     assert [d.id for d in StructuralVerifierCompressor(verifier=verifier).compress_documents(corpus, QUERY)] == [
-        corpus[r.index].id for r in expected[:3]  # the default top_n=3 cuts the fused order
+        corpus[r.index].id
+        for r in expected[:3]  # the default top_n=3 cuts the fused order
     ]
 
 
@@ -117,12 +120,14 @@ def test_default_keeps_the_near_miss(verifier):
 
 
 def test_explicit_threshold_in_fuse_mode_drops(verifier, separating_threshold):
-    compressor = StructuralVerifierCompressor(verifier=verifier, top_n=None, return_rejected=True,
-                                              score_threshold=separating_threshold)
+    compressor = StructuralVerifierCompressor(
+        verifier=verifier, top_n=None, return_rejected=True, score_threshold=separating_threshold
+    )
     assert compressor.mode == "fuse"
     out = compressor.compress_documents(dog_docs(), QUERY)
     assert [(d.page_content, d.metadata["verimap_rejected"], d.metadata["verifier_accepted"]) for d in out] == [
-        (TRUE_MATCH, False, True), (NEAR_MISS, True, False)
+        (TRUE_MATCH, False, True),
+        (NEAR_MISS, True, False),
     ]
     dropped = StructuralVerifierCompressor(verifier=verifier, top_n=None, score_threshold=separating_threshold)
     assert [d.page_content for d in dropped.compress_documents(dog_docs(), QUERY)] == [TRUE_MATCH]
@@ -132,8 +137,9 @@ def test_explicit_threshold_in_fuse_mode_drops(verifier, separating_threshold):
 @pytest.mark.parametrize("explicit", [False, True])
 def test_verifier_accepted_is_the_score_against_the_threshold(verifier, corpus, separating_threshold, mode, explicit):
     threshold = separating_threshold if explicit else None
-    compressor = StructuralVerifierCompressor(verifier=verifier, mode=mode, top_n=None, score_threshold=threshold,
-                                              return_rejected=True)
+    compressor = StructuralVerifierCompressor(
+        verifier=verifier, mode=mode, top_n=None, score_threshold=threshold, return_rejected=True
+    )
     out = compressor.compress_documents(corpus, QUERY)
     assert len(out) == len(corpus)  # kept + rejected: every document once
     in_force = verifier.threshold if threshold is None else threshold
@@ -170,10 +176,13 @@ def test_fuse_prior_retriever_uses_and_preserves_the_incoming_score(verifier):
         Document(page_content=TRUE_MATCH, id="b", metadata={"relevance_score": 0.2}),
         Document(page_content="Cats purr.", id="c", metadata={"relevance_score": 0.5}),
     ]
-    compressor = StructuralVerifierCompressor(verifier=verifier, fuse_prior="retriever", score_threshold=0.0,
-                                              top_n=None)
+    compressor = StructuralVerifierCompressor(
+        verifier=verifier, fuse_prior="retriever", score_threshold=0.0, top_n=None
+    )
     out = compressor.compress_documents(docs, QUERY)
-    kept = verifier.rank(QUERY, [d.page_content for d in docs], threshold=0.0, mode="fuse", prior_scores=[0.9, 0.2, 0.5])
+    kept = verifier.rank(
+        QUERY, [d.page_content for d in docs], threshold=0.0, mode="fuse", prior_scores=[0.9, 0.2, 0.5]
+    )
     assert [d.id for d in out] == [docs[r.index].id for r in kept]
     assert [d.metadata["relevance_score"] for d in out] == pytest.approx([r.score for r in kept])
     assert {d.id: d.metadata["retriever_score"] for d in out} == {"a": 0.9, "b": 0.2, "c": 0.5}
@@ -209,8 +218,7 @@ def test_fuse_prior_retriever_orders_differently_from_maxsim(verifier):
 @pytest.mark.parametrize("fuse_prior", ["maxsim", "retriever"])
 def test_fuse_without_incoming_scores_uses_the_core_default(verifier, corpus, fuse_prior):
     corpus[0].metadata["score"] = 0.7  # one document with a score is not enough: the core fuses with MaxSim
-    compressor = StructuralVerifierCompressor(verifier=verifier, fuse_prior=fuse_prior, score_threshold=0.0,
-                                              top_n=None)
+    compressor = StructuralVerifierCompressor(verifier=verifier, fuse_prior=fuse_prior, score_threshold=0.0, top_n=None)
     out = compressor.compress_documents(corpus, QUERY)
     kept = verifier.rank(QUERY, [d.page_content for d in corpus], threshold=0.0, mode="fuse")
     assert [d.id for d in out] == [corpus[r.index].id for r in kept]
@@ -223,9 +231,12 @@ def test_fuse_prior_is_checked_and_ignored_outside_fuse(verifier, corpus):
     for doc in corpus:
         doc.metadata["score"] = 0.5
     for mode in ("rerank", "filter"):
-        outs = [StructuralVerifierCompressor(verifier=verifier, mode=mode, fuse_prior=p, score_threshold=0.0,
-                                             top_n=None).compress_documents(corpus, QUERY)
-                for p in ("maxsim", "retriever")]
+        outs = [
+            StructuralVerifierCompressor(
+                verifier=verifier, mode=mode, fuse_prior=p, score_threshold=0.0, top_n=None
+            ).compress_documents(corpus, QUERY)
+            for p in ("maxsim", "retriever")
+        ]
         assert outs[0] == outs[1]
 
 
@@ -246,10 +257,19 @@ def test_inputs_are_not_mutated(verifier, corpus, fuse_prior):
 
 async def test_async_equals_sync(verifier, corpus):
     corpus[0].metadata["score"] = 0.7
-    for mode, fuse_prior, threshold in [("rerank", "maxsim", 0.0), ("filter", "maxsim", 0.0), ("fuse", "maxsim", None),
-                                        ("fuse", "maxsim", 0.0), ("fuse", "retriever", None)]:
+    for mode, fuse_prior, threshold in [
+        ("rerank", "maxsim", 0.0),
+        ("filter", "maxsim", 0.0),
+        ("fuse", "maxsim", None),
+        ("fuse", "maxsim", 0.0),
+        ("fuse", "retriever", None),
+    ]:
         compressor = StructuralVerifierCompressor(
-            verifier=verifier, mode=mode, fuse_prior=fuse_prior, score_threshold=threshold, top_n=4,
+            verifier=verifier,
+            mode=mode,
+            fuse_prior=fuse_prior,
+            score_threshold=threshold,
+            top_n=4,
             return_rejected=True,
         )
         sync = compressor.compress_documents(corpus, QUERY)
@@ -316,7 +336,9 @@ def test_in_a_contextual_compression_retriever(verifier, chroma_retriever, corpu
 
 async def test_contextual_compression_drops_the_near_miss(verifier, chroma_retriever, separating_threshold):
     retriever = ContextualCompressionRetriever(
-        base_compressor=StructuralVerifierCompressor(verifier=verifier, top_n=None, score_threshold=separating_threshold),
+        base_compressor=StructuralVerifierCompressor(
+            verifier=verifier, top_n=None, score_threshold=separating_threshold
+        ),
         base_retriever=chroma_retriever,
     )
     for out in (retriever.invoke(QUERY), await retriever.ainvoke(QUERY)):

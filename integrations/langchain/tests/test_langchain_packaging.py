@@ -11,8 +11,9 @@ def test_importing_the_adapter_without_langchain_names_the_package_to_install():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.startswith("ImportError: langchain_verimap: 'langchain_core' is not installed; "
-                           "pip install 'langchain-core>=1.0,<2'")
+    assert last.startswith(
+        "ImportError: langchain_verimap: 'langchain_core' is not installed; pip install 'langchain-core>=1.0,<2'"
+    )
     assert "ModuleNotFoundError" not in last
 
 

@@ -24,8 +24,9 @@ class RunRecorder(BaseCallbackHandler):
     def __init__(self) -> None:
         self.runs: list[tuple[str, UUID, UUID | None]] = []
 
-    def on_retriever_start(self, serialized: dict[str, Any], query: str, *, run_id: UUID,
-                           parent_run_id: UUID | None = None, **kwargs: Any) -> None:
+    def on_retriever_start(
+        self, serialized: dict[str, Any], query: str, *, run_id: UUID, parent_run_id: UUID | None = None, **kwargs: Any
+    ) -> None:
         name = kwargs.get("name") or (serialized or {}).get("name") or (serialized or {}).get("id", ["?"])[-1]
         self.runs.append((name, run_id, parent_run_id))
 
@@ -46,8 +47,9 @@ def keep_all(chroma_retriever, verifier):
 
 # -- judgment (depends on trained weights) -----------------------------------------------------------------------
 async def test_threshold_rejects_the_near_miss(chroma_retriever, verifier, separating_threshold):
-    retriever = VerifiedRetriever(base_retriever=chroma_retriever, verifier=verifier, k=3,
-                                  score_threshold=separating_threshold)
+    retriever = VerifiedRetriever(
+        base_retriever=chroma_retriever, verifier=verifier, k=3, score_threshold=separating_threshold
+    )
     for out in (retriever.invoke(QUERY), await retriever.ainvoke(QUERY)):
         texts = [d.page_content for d in out]
         assert texts[:1] == [TRUE_MATCH]
@@ -88,8 +90,9 @@ def test_fuse_prior_retriever_uses_incoming_scores(verifier):
 
 
 async def test_explicit_threshold_in_fuse_mode_drops(chroma_retriever, verifier, separating_threshold):
-    retriever = VerifiedRetriever(base_retriever=chroma_retriever, verifier=verifier, k=None,
-                                  score_threshold=separating_threshold)
+    retriever = VerifiedRetriever(
+        base_retriever=chroma_retriever, verifier=verifier, k=None, score_threshold=separating_threshold
+    )
     for out in (retriever.invoke(QUERY), await retriever.ainvoke(QUERY)):
         assert TRUE_MATCH in [d.page_content for d in out] and NEAR_MISS not in [d.page_content for d in out]
         assert all(d.metadata["verifier_score"] >= separating_threshold for d in out)
@@ -119,8 +122,9 @@ def test_documents_keep_ids_metadata_and_get_scores(keep_all, corpus):
 
 async def test_async_equals_sync(chroma_retriever, verifier):
     for mode, threshold in (("rerank", 0.0), ("filter", 0.0), ("fuse", 0.0), ("fuse", None)):
-        retriever = VerifiedRetriever(base_retriever=chroma_retriever, verifier=verifier, score_threshold=threshold,
-                                      mode=mode)
+        retriever = VerifiedRetriever(
+            base_retriever=chroma_retriever, verifier=verifier, score_threshold=threshold, mode=mode
+        )
         for k in (None, 2):
             sync = retriever.invoke(QUERY, k=k) if k else retriever.invoke(QUERY)
             asynchronous = await (retriever.ainvoke(QUERY, k=k) if k else retriever.ainvoke(QUERY))
@@ -128,7 +132,10 @@ async def test_async_equals_sync(chroma_retriever, verifier):
 
 
 async def test_other_kwargs_reach_the_wrapped_retriever(keep_all):
-    for out in (keep_all.invoke(QUERY, filter={"topic": "cats"}), await keep_all.ainvoke(QUERY, filter={"topic": "cats"})):
+    for out in (
+        keep_all.invoke(QUERY, filter={"topic": "cats"}),
+        await keep_all.ainvoke(QUERY, filter={"topic": "cats"}),
+    ):
         assert [d.id for d in out] == ["cat"]
     assert keep_all.invoke(QUERY, filter={"topic": "no such topic"}) == []
     assert await keep_all.ainvoke(QUERY, filter={"topic": "no such topic"}) == []

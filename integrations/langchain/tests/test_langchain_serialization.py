@@ -34,12 +34,19 @@ def test_compressor_round_trip(verifier):
         loads(dumps(original), valid_namespaces=NAMESPACES, allowed_objects=[StructuralVerifierCompressor]),
     ):
         assert isinstance(restored, StructuralVerifierCompressor)
-        assert (restored.top_n, restored.score_threshold, restored.mode, restored.return_rejected) == (2, 0.25, "fuse", True)
+        assert (restored.top_n, restored.score_threshold, restored.mode, restored.return_rejected) == (
+            2,
+            0.25,
+            "fuse",
+            True,
+        )
         docs = [Document("The man bit the dog.", id="a"), Document("The dog bit the man.", id="b")]
         got = restored.compress_documents(docs, "Did the dog bite the man?")
         want = original.compress_documents(docs, "Did the dog bite the man?")
         assert [d.id for d in got] == [d.id for d in want]
-        assert [d.metadata["relevance_score"] for d in got] == pytest.approx([d.metadata["relevance_score"] for d in want], abs=1e-5)
+        assert [d.metadata["relevance_score"] for d in got] == pytest.approx(
+            [d.metadata["relevance_score"] for d in want], abs=1e-5
+        )
 
 
 QUERY = "Did the dog bite the man?"
@@ -73,13 +80,27 @@ def test_fuse_prior_round_trips(verifier, fuse_prior):
 def test_objects_serialised_before_fuse_prior_still_load(verifier):
     # What the previous version wrote: no "fuse_prior" key (and "mode" always present, as it is a non-empty string).
     for mode in ("rerank", "filter", "fuse"):
-        legacy = json.dumps({"lc": 1, "type": "constructor", "id": ["langchain_verimap", "StructuralVerifierCompressor"],
-                             "kwargs": {"top_n": 2, "mode": mode, "score_threshold": 0.25, "return_rejected": True}})
+        legacy = json.dumps(
+            {
+                "lc": 1,
+                "type": "constructor",
+                "id": ["langchain_verimap", "StructuralVerifierCompressor"],
+                "kwargs": {"top_n": 2, "mode": mode, "score_threshold": 0.25, "return_rejected": True},
+            }
+        )
         restored = loads(legacy, valid_namespaces=NAMESPACES, allowed_objects=[StructuralVerifierCompressor])
-        assert (restored.top_n, restored.mode, restored.score_threshold, restored.return_rejected) == (2, mode, 0.25, True)
+        assert (restored.top_n, restored.mode, restored.score_threshold, restored.return_rejected) == (
+            2,
+            mode,
+            0.25,
+            True,
+        )
         assert restored.fuse_prior == "maxsim"  # the new default prior
-        current = dumpd(StructuralVerifierCompressor(verifier=verifier, top_n=2, mode=mode, score_threshold=0.25,
-                                                     return_rejected=True))
+        current = dumpd(
+            StructuralVerifierCompressor(
+                verifier=verifier, top_n=2, mode=mode, score_threshold=0.25, return_rejected=True
+            )
+        )
         del current["kwargs"]["fuse_prior"]
         again = load(current, valid_namespaces=NAMESPACES, allowed_objects=ALLOWED)
         assert (again.mode, again.fuse_prior) == (mode, "maxsim")

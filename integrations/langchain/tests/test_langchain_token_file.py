@@ -71,8 +71,10 @@ def docs() -> list[Document]:
 
 
 def scored(documents) -> list[tuple]:
-    return [(d.id, d.metadata["relevance_score"], d.metadata["verifier_score"], d.metadata["verifier_accepted"])
-            for d in documents]
+    return [
+        (d.id, d.metadata["relevance_score"], d.metadata["verifier_score"], d.metadata["verifier_accepted"])
+        for d in documents
+    ]
 
 
 def test_embed_documents_writes_the_file_and_embed_query_does_not(token_file, encoder, cache):
@@ -166,9 +168,14 @@ def chroma(path: Path, embeddings: VerimapEmbeddings):
     import chromadb
     from langchain_chroma import Chroma
 
-    return Chroma(collection_name="token-file", embedding_function=embeddings, persist_directory=str(path),
-                  client_settings=chromadb.config.Settings(anonymized_telemetry=False, is_persistent=True,
-                                                           persist_directory=str(path)))
+    return Chroma(
+        collection_name="token-file",
+        embedding_function=embeddings,
+        persist_directory=str(path),
+        client_settings=chromadb.config.Settings(
+            anonymized_telemetry=False, is_persistent=True, persist_directory=str(path)
+        ),
+    )
 
 
 async def test_chroma_index_then_verified_retriever(tmp_path, token_file, cache):
@@ -250,8 +257,7 @@ def test_objects_serialised_without_token_file_still_load():
         VerimapEmbeddings: {"device": "cpu"},
     }
     for cls, kwargs in legacy.items():
-        data = json.dumps({"lc": 1, "type": "constructor", "id": ["langchain_verimap", cls.__name__],
-                           "kwargs": kwargs})
+        data = json.dumps({"lc": 1, "type": "constructor", "id": ["langchain_verimap", cls.__name__], "kwargs": kwargs})
         restored = loads(data, valid_namespaces=NAMESPACES, allowed_objects=[cls])
         assert isinstance(restored, cls) and restored.token_file is None
         assert load(json.loads(data), valid_namespaces=NAMESPACES, allowed_objects=[cls]).token_file is None
@@ -321,6 +327,7 @@ def test_without_a_cache_token_file_is_ignored_with_one_warning(tmp_path, encode
         compressor.compress_documents(docs(), QUERY)
     assert [r.levelno for r in caplog.records] == [logging.WARNING]
     assert "StructuralVerifierCompressor" in caplog.text
-    assert [d.id for d in got] == [d.id for d in StructuralVerifierCompressor(verifier=bare, top_n=None)
-                                   .compress_documents(docs(), QUERY)]
+    assert [d.id for d in got] == [
+        d.id for d in StructuralVerifierCompressor(verifier=bare, top_n=None).compress_documents(docs(), QUERY)
+    ]
     assert not path.exists()  # ignored: never created

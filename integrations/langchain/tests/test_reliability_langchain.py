@@ -26,8 +26,12 @@ from verimap.testing import FAST, HUGE, ODD
 
 QUERY = "Did the dog bite the man?"
 
-contents = st.one_of(st.just(""), st.just("  \n"), st.text(alphabet=st.sampled_from(ODD), max_size=20),
-                     st.sampled_from(["The dog bit the man.", "The man bit the dog.", "Paris is in France."]))
+contents = st.one_of(
+    st.just(""),
+    st.just("  \n"),
+    st.text(alphabet=st.sampled_from(ODD), max_size=20),
+    st.sampled_from(["The dog bit the man.", "The man bit the dog.", "Paris is in France."]),
+)
 incoming = st.one_of(st.none(), st.floats(-5, 5), st.sampled_from([math.nan, math.inf, -math.inf, "0.3", True]))
 
 
@@ -58,11 +62,16 @@ class ListRetriever(BaseRetriever):
 
 # -- property tests ------------------------------------------------------------------------------------------------
 @FAST
-@given(docs=documents(), mode=st.sampled_from(["rerank", "filter", "fuse"]),
-       fuse_prior=st.sampled_from(["maxsim", "retriever"]), threshold=st.one_of(st.none(), st.floats(0, 1)))
+@given(
+    docs=documents(),
+    mode=st.sampled_from(["rerank", "filter", "fuse"]),
+    fuse_prior=st.sampled_from(["maxsim", "retriever"]),
+    threshold=st.one_of(st.none(), st.floats(0, 1)),
+)
 def test_any_documents_are_each_returned_once_with_finite_scores(verifier, docs, mode, fuse_prior, threshold):
-    compressor = StructuralVerifierCompressor(verifier=verifier, top_n=None, score_threshold=threshold, mode=mode,
-                                              fuse_prior=fuse_prior, return_rejected=True)
+    compressor = StructuralVerifierCompressor(
+        verifier=verifier, top_n=None, score_threshold=threshold, mode=mode, fuse_prior=fuse_prior, return_rejected=True
+    )
     before = copy.deepcopy(docs)
     out = compressor.compress_documents(docs, QUERY)
     assert docs == before  # inputs (and their metadata dicts) untouched
@@ -82,8 +91,10 @@ def test_any_documents_are_each_returned_once_with_finite_scores(verifier, docs,
 
 
 @FAST
-@given(top_n=st.one_of(st.none(), st.integers(-2, 8), st.booleans(), st.sampled_from(["2", 2.0])),
-       threshold=st.one_of(st.none(), st.floats(-1, 2), st.sampled_from([math.nan, math.inf, True, "0.5"])))
+@given(
+    top_n=st.one_of(st.none(), st.integers(-2, 8), st.booleans(), st.sampled_from(["2", 2.0])),
+    threshold=st.one_of(st.none(), st.floats(-1, 2), st.sampled_from([math.nan, math.inf, True, "0.5"])),
+)
 def test_top_n_and_threshold_are_checked_or_honoured(verifier, top_n, threshold):
     # no lax coercion first: True is not a threshold of 1.0, "2" is not a top_n of 2
     valid_k = top_n is None or (type(top_n) is int and top_n >= 1)
@@ -99,11 +110,16 @@ def test_top_n_and_threshold_are_checked_or_honoured(verifier, top_n, threshold)
 
 
 # -- named errors and pass-throughs ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("query, error, message", [
-    (None, TypeError, "query must be a string"), ("", ValueError, "query must be a non-empty string"),
-    ("\t \n", ValueError, "query must be a non-empty string"), ("\u200b\u2060", ValueError, "non-empty string"),
-    ("bad \udcff", ValueError, "query is not valid Unicode"),
-])
+@pytest.mark.parametrize(
+    "query, error, message",
+    [
+        (None, TypeError, "query must be a string"),
+        ("", ValueError, "query must be a non-empty string"),
+        ("\t \n", ValueError, "query must be a non-empty string"),
+        ("\u200b\u2060", ValueError, "non-empty string"),
+        ("bad \udcff", ValueError, "query is not valid Unicode"),
+    ],
+)
 def test_bad_queries_are_named_even_with_no_documents(verifier, query, error, message):
     compressor = StructuralVerifierCompressor(verifier=verifier)
     base = ListRetriever(docs={"*": []})
@@ -134,10 +150,13 @@ def test_bad_documents_are_named(verifier):
 
 
 def test_non_finite_incoming_scores_fall_back_to_maxsim_in_fuse_mode(verifier):
-    compressor = StructuralVerifierCompressor(verifier=verifier, top_n=None, score_threshold=0.0, mode="fuse",
-                                              fuse_prior="retriever")
-    docs = [Document(page_content="The dog bit the man.", metadata={"relevance_score": math.nan}),
-            Document(page_content="The man bit the dog.", metadata={"relevance_score": 0.9})]
+    compressor = StructuralVerifierCompressor(
+        verifier=verifier, top_n=None, score_threshold=0.0, mode="fuse", fuse_prior="retriever"
+    )
+    docs = [
+        Document(page_content="The dog bit the man.", metadata={"relevance_score": math.nan}),
+        Document(page_content="The man bit the dog.", metadata={"relevance_score": 0.9}),
+    ]
     out = compressor.compress_documents(docs, QUERY)
     assert all(math.isfinite(d.metadata["relevance_score"]) for d in out)
     assert "retriever_score" not in next(d for d in out if d.page_content == docs[0].page_content).metadata
@@ -148,8 +167,10 @@ def test_non_finite_incoming_scores_fall_back_to_maxsim_in_fuse_mode(verifier):
 def test_a_100k_character_document_warns_once_per_call_and_is_still_ranked(verifier):
     compressor = StructuralVerifierCompressor(verifier=verifier, top_n=None, score_threshold=0.0)
     docs = [Document(page_content=HUGE), Document(page_content="The dog bit the man."), Document(page_content=HUGE)]
-    for call in (lambda: compressor.compress_documents(docs, QUERY),
-                 lambda: asyncio.run(compressor.acompress_documents(docs, QUERY))):
+    for call in (
+        lambda: compressor.compress_documents(docs, QUERY),
+        lambda: asyncio.run(compressor.acompress_documents(docs, QUERY)),
+    ):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             out = call()
@@ -158,10 +179,20 @@ def test_a_100k_character_document_warns_once_per_call_and_is_still_ranked(verif
 
 
 # -- concurrency ---------------------------------------------------------------------------------------------------
-WORK = {f"lc-conc query {i}: did the dog bite the man?": [
-    Document(page_content=f"lc-conc passage {i}-{j}: " + " ".join(random.Random(i * 10 + j).sample(
-        "the a dog man bit chased Paris Rome before after not".split(), 6)), id=f"{i}-{j}",
-        metadata={"score": j / 10}) for j in range(5)] for i in range(6)}
+WORK = {
+    f"lc-conc query {i}: did the dog bite the man?": [
+        Document(
+            page_content=f"lc-conc passage {i}-{j}: "
+            + " ".join(
+                random.Random(i * 10 + j).sample("the a dog man bit chased Paris Rome before after not".split(), 6)
+            ),
+            id=f"{i}-{j}",
+            metadata={"score": j / 10},
+        )
+        for j in range(5)
+    ]
+    for i in range(6)
+}
 QUERIES = list(WORK)
 
 
@@ -175,15 +206,15 @@ def test_compressor_threads_and_gathered_async_equal_single_threaded(verifier):
     assert all(out == expected[i] for i, out in threaded)
 
     async def gather():
-        return await asyncio.gather(*[compressor.acompress_documents(WORK[QUERIES[i % 6]], QUERIES[i % 6])
-                                      for i in range(50)])
+        return await asyncio.gather(
+            *[compressor.acompress_documents(WORK[QUERIES[i % 6]], QUERIES[i % 6]) for i in range(50)]
+        )
 
     assert all(out == expected[i % 6] for i, out in enumerate(asyncio.run(gather())))
 
 
 def test_retriever_threads_and_gathered_ainvoke_equal_single_threaded(verifier):
-    retriever = VerifiedRetriever(base_retriever=ListRetriever(docs=WORK), verifier=verifier, k=3,
-                                  score_threshold=0.0)
+    retriever = VerifiedRetriever(base_retriever=ListRetriever(docs=WORK), verifier=verifier, k=3, score_threshold=0.0)
     expected = [retriever.invoke(q) for q in QUERIES]
     with ThreadPoolExecutor(max_workers=8) as pool:
         threaded = list(pool.map(lambda i: retriever.invoke(QUERIES[i % 6]), range(48)))
@@ -196,11 +227,13 @@ def test_retriever_threads_and_gathered_ainvoke_equal_single_threaded(verifier):
 
 
 def test_instances_with_different_settings_do_not_leak(verifier):
-    compressors = [StructuralVerifierCompressor(verifier=verifier, top_n=1, score_threshold=0.0),
-                   StructuralVerifierCompressor(verifier=verifier, top_n=None, score_threshold=1.0),
-                   StructuralVerifierCompressor(verifier=verifier, top_n=None, mode="filter", score_threshold=0.0),
-                   StructuralVerifierCompressor(top_n=2, mode="fuse", return_rejected=True),  # the shared verifier
-                   StructuralVerifierCompressor(verifier=verifier, top_n=None, fuse_prior="retriever")]
+    compressors = [
+        StructuralVerifierCompressor(verifier=verifier, top_n=1, score_threshold=0.0),
+        StructuralVerifierCompressor(verifier=verifier, top_n=None, score_threshold=1.0),
+        StructuralVerifierCompressor(verifier=verifier, top_n=None, mode="filter", score_threshold=0.0),
+        StructuralVerifierCompressor(top_n=2, mode="fuse", return_rejected=True),  # the shared verifier
+        StructuralVerifierCompressor(verifier=verifier, top_n=None, fuse_prior="retriever"),
+    ]
     plans = [(c, q) for c in compressors for q in QUERIES]
     expected = [c.compress_documents(WORK[q], q) for c, q in plans]
     assert all(len(e) == 1 for e in expected[:6]) and all(e == [] for e in expected[6:12])

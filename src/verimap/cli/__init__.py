@@ -51,8 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         # One note per command, not one warning per batch: how many texts were cut, and what changes it.
         count, limit = sum(t.count for t in truncated), max(t.max_length for t in truncated)
         hint = getattr(args, "truncation_hint", "split texts longer than that")
-        print(f"verimap: note: {count} text(s) were longer than the encoder's {limit} tokens and were cut; {hint}",
-              file=sys.stderr)
+        print(
+            f"verimap: note: {count} text(s) were longer than the encoder's {limit} tokens and were cut; {hint}",
+            file=sys.stderr,
+        )
     return status
 
 

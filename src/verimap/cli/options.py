@@ -49,8 +49,9 @@ def add_store_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_data_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", metavar="DIR",
-                        help=f"shared data folder (default: `data` in {CONFIG_NAME}, else $VERIMAP_DATA_DIR)")
+    parser.add_argument(
+        "--data", metavar="DIR", help=f"shared data folder (default: `data` in {CONFIG_NAME}, else $VERIMAP_DATA_DIR)"
+    )
 
 
 def help_text(doc: str) -> str:
@@ -123,8 +124,9 @@ def open_store(cfg: Config, encoder: TokenEncoder | None = None, *, create: bool
     from verimap.store import VerimapStore
 
     try:
-        return VerimapStore(cfg.store, collection=cfg.collection, host=cfg.host, port=cfg.port,
-                            encoder=encoder, create=create)
+        return VerimapStore(
+            cfg.store, collection=cfg.collection, host=cfg.host, port=cfg.port, encoder=encoder, create=create
+        )
     except (StoreError, ImportError) as exc:
         raise CLIError(str(exc)) from exc
     except Exception as exc:  # chromadb: bad collection name, server unreachable, ...

@@ -16,6 +16,8 @@ from importlib import resources
 def demo_data() -> tuple[list[dict], list[dict]]:
     """``(passages, queries)`` of the bundled demo."""
     root = resources.files(__name__)
-    corpus = [json.loads(line) for line in root.joinpath("corpus.jsonl").read_text("utf-8").splitlines() if line.strip()]
+    corpus = [
+        json.loads(line) for line in root.joinpath("corpus.jsonl").read_text("utf-8").splitlines() if line.strip()
+    ]
     queries = json.loads(root.joinpath("queries.json").read_text("utf-8"))
     return corpus, queries

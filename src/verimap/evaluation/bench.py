@@ -48,8 +48,14 @@ class SpeedReport:
     peak_rss_mb: float = 0.0
 
 
-def bench_texts(data_dir: Path | None, n_docs: int, n_queries: int, encoder: TokenEncoder,
-                min_tokens: int = 40, max_tokens: int = 72) -> tuple[list[str], list[str]]:
+def bench_texts(
+    data_dir: Path | None,
+    n_docs: int,
+    n_queries: int,
+    encoder: TokenEncoder,
+    min_tokens: int = 40,
+    max_tokens: int = 72,
+) -> tuple[list[str], list[str]]:
     """Passages of ``min_tokens``–``max_tokens`` word pieces (SciFact abstract sentences) and short
     claims as queries; the demo corpus when the shared data is absent."""
     if data_dir is not None and (data_dir / "sentences.txt.gz").exists():
@@ -102,16 +108,29 @@ class CrossEncoderShape:
         out = [0.0] * len(docs)
         for start in range(0, len(order), enc.batch_size):
             chunk = order[start : start + enc.batch_size]
-            batch = tok([query] * len(chunk), [docs[i] for i in chunk], padding=True, truncation="only_second",
-                        max_length=enc.max_length, return_tensors="pt")
+            batch = tok(
+                [query] * len(chunk),
+                [docs[i] for i in chunk],
+                padding=True,
+                truncation="only_second",
+                max_length=enc.max_length,
+                return_tensors="pt",
+            )
             cls = enc.model(**batch.to(enc.device)).last_hidden_state[:, 0]
             for i, s in zip(chunk, self.head(cls).squeeze(-1).tolist()):
                 out[i] = s
         return out
 
 
-def bench_speed(encoder: TokenEncoder, verifier: Verifier, data_dir: Path | None, sizes: tuple[int, ...] = SIZES,
-                repeats: int = 7, index_docs: int = 500, log: Callable[[str], None] = print) -> SpeedReport:
+def bench_speed(
+    encoder: TokenEncoder,
+    verifier: Verifier,
+    data_dir: Path | None,
+    sizes: tuple[int, ...] = SIZES,
+    repeats: int = 7,
+    index_docs: int = 500,
+    log: Callable[[str], None] = print,
+) -> SpeedReport:
     """Time everything on ``encoder`` (the stock one, with its own token cache) and ``verifier`` (built on it)."""
     # With an adapter the verifier reads a tuned copy of the encoder; its cache is the one to clear and fill.
     cache = verifier.encoder.cache
@@ -123,10 +142,13 @@ def bench_speed(encoder: TokenEncoder, verifier: Verifier, data_dir: Path | None
     fresh = iter(queries)  # every timed call gets a query never seen, so only the candidates can be warm
     cross = CrossEncoderShape(encoder)
     scorers = {"pooled cosine": PooledCosine(encoder), "MaxSim": MaxSim(encoder), "verifier": verifier}
-    report = SpeedReport(threads=torch.get_num_threads(),
-                         doc_tokens=float(np.mean([len(encoder.tokenize(d)) for d in docs[: max(sizes)]])),
-                         texts="demo passage pairs (no shared data found)" if data_dir is None else
-                         "SciFact abstract sentences of 40–72 word pieces")
+    report = SpeedReport(
+        threads=torch.get_num_threads(),
+        doc_tokens=float(np.mean([len(encoder.tokenize(d)) for d in docs[: max(sizes)]])),
+        texts="demo passage pairs (no shared data found)"
+        if data_dir is None
+        else "SciFact abstract sentences of 40–72 word pieces",
+    )
 
     # Warm-up: first calls pay one-off allocation and kernel selection costs.
     cross.score(next(fresh), docs[:8])
@@ -136,10 +158,14 @@ def bench_speed(encoder: TokenEncoder, verifier: Verifier, data_dir: Path | None
         cand = docs[:n]
         log(f"  {n} candidates …")
         report.medians.setdefault("cross-encoder forward", {})[n] = _median(
-            lambda c=cand: cross.score(next(fresh), c), repeats)
+            lambda c=cand: cross.score(next(fresh), c), repeats
+        )
         for name, scorer in scorers.items():
-            run = (lambda s=scorer, c=cand: s.rank(next(fresh), c)) if name == "verifier" else \
-                (lambda s=scorer, c=cand: s.score(next(fresh), c))
+            run = (
+                (lambda s=scorer, c=cand: s.rank(next(fresh), c))
+                if name == "verifier"
+                else (lambda s=scorer, c=cand: s.score(next(fresh), c))
+            )
             report.medians.setdefault(f"{name} cold", {})[n] = _median(run, repeats, before=cache.clear)
             verifier.encoder.encode(cand)  # as after indexing: candidates cached, the query is new
             report.medians.setdefault(f"{name} warm", {})[n] = _median(run, repeats)
@@ -157,8 +183,7 @@ def bench_speed(encoder: TokenEncoder, verifier: Verifier, data_dir: Path | None
     report.fp32_colbert_bytes_per_doc = float(np.mean([(len(e.vectors) + 2) * dim * 4 for e in entries]))
     report.fp32_kept_bytes_per_doc = float(np.mean([(len(e.vectors) + 1) * dim * 4 for e in entries]))
 
-    report.index_docs, report.index_docs_per_s = bench_index(encoder.with_cache(TokenCache()), docs[-index_docs:],
-                                                             log)
+    report.index_docs, report.index_docs_per_s = bench_index(encoder.with_cache(TokenCache()), docs[-index_docs:], log)
     report.peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return report
 
@@ -229,12 +254,17 @@ def speed_plot(r: SpeedReport, path: Path) -> None:
 # -- compression -------------------------------------------------------------------------------------------------
 def as_stored(e: Encoded, fmt: str) -> Encoded:
     """What a cache in ``fmt`` returns for an encoding made without one."""
-    return Encoded(e.tokens, decompress(compress(e.vectors, fmt)),
-                   decompress(compress(e.pooled, POOLED_FORMAT[fmt])[None])[0], e.truncated)
+    return Encoded(
+        e.tokens,
+        decompress(compress(e.vectors, fmt)),
+        decompress(compress(e.pooled, POOLED_FORMAT[fmt])[None])[0],
+        e.truncated,
+    )
 
 
-def bench_cache(verifier: Verifier, data_dir: Path, n_pairs: int = 1000,
-                log: Callable[[str], None] = print) -> dict[str, dict[str, float]]:
+def bench_cache(
+    verifier: Verifier, data_dir: Path, n_pairs: int = 1000, log: Callable[[str], None] = print
+) -> dict[str, dict[str, float]]:
     """Per format: mean/max absolute change of verifier, MaxSim and pooled-cosine scores against fp32, and the
     verifier's PAWS dev ROC-AUC. ``verifier`` should read an encoder without a token cache (exact fp32 vectors)."""
     from verimap.evaluation.suite import dev_rows
@@ -250,9 +280,11 @@ def bench_cache(verifier: Verifier, data_dir: Path, n_pairs: int = 1000,
     for fmt in ("none", *FORMATS):
         enc = exact if fmt == "none" else {t: as_stored(e, fmt) for t, e in exact.items()}
         pairs = [(enc[r.a], enc[r.b]) for r in rows]
-        scores = {"verifier": np.array(verifier._score_encoded(pairs)),
-                  "MaxSim": np.array([maxsim(a.vectors, b.vectors) for a, b in pairs]),
-                  "pooled": np.array([float(a.pooled @ b.pooled) for a, b in pairs])}
+        scores = {
+            "verifier": np.array(verifier._score_encoded(pairs)),
+            "MaxSim": np.array([maxsim(a.vectors, b.vectors) for a, b in pairs]),
+            "pooled": np.array([float(a.pooled @ b.pooled) for a, b in pairs]),
+        }
         if fmt == "none":
             base = scores
         row: dict[str, float] = {}
@@ -271,6 +303,8 @@ def cache_markdown(table: dict[str, dict[str, float]], n_pairs: int) -> str:
         name = "fp32, no cache (reference)" if fmt == "none" else fmt
         cells = [f"{row[c]:.4f}" if "AUC" in c else f"{row[c]:.2e}" for c in cols]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines.append(f"\nDev pairs: {n_pairs} (half from the carved PAWS dev part, half from the carved MRPC part; the "
-                 "shipped weights never saw either); Δ is against scores from uncompressed fp32 vectors.")
+    lines.append(
+        f"\nDev pairs: {n_pairs} (half from the carved PAWS dev part, half from the carved MRPC part; the "
+        "shipped weights never saw either); Δ is against scores from uncompressed fp32 vectors."
+    )
     return "\n".join(lines)

@@ -35,8 +35,13 @@ def load_scifact(data_dir: Path, n_queries: int, seed: int = 0):
     return corpus, queries[:n_queries], qrels
 
 
-def scifact_ndcg(encoder, rerankers: dict[str, Callable[[str, list[str], list[float]], list[float]]],
-                 data_dir: Path, n_queries: int = 200, recall_k: int = 100) -> dict[str, list[float]]:
+def scifact_ndcg(
+    encoder,
+    rerankers: dict[str, Callable[[str, list[str], list[float]], list[float]]],
+    data_dir: Path,
+    n_queries: int = 200,
+    recall_k: int = 100,
+) -> dict[str, list[float]]:
     """Per-query nDCG@10 (in a fixed shuffled query order) of dense recall and of each reranker over its top
     ``recall_k``. Each reranker gets ``(query, candidate texts, dense scores)`` and returns one score per
     candidate."""
@@ -79,10 +84,16 @@ def scifact_rows(verifier, maxsim, encoder, data: Path, n_queries: int) -> dict[
     def fused(weight: float, rejected_last: bool):
         def rerank(query: str, texts: list[str], dense: list[float]) -> list[float]:
             v, m, _ = scores(query, texts)
-            ranking = apply_policy(v, mode="fuse", prior_scores=m, fuse_weight=weight,
-                                   threshold=verifier.threshold if rejected_last else None)
+            ranking = apply_policy(
+                v,
+                mode="fuse",
+                prior_scores=m,
+                fuse_weight=weight,
+                threshold=verifier.threshold if rejected_last else None,
+            )
             order = [r.index for r in ranking.kept + ranking.rejected]
             return [-order.index(i) for i in range(len(texts))]
+
         return rerank
 
     rerankers = {"MaxSim": lambda q, t, d: scores(q, t)[2], "verifier": lambda q, t, d: scores(q, t)[0]}
@@ -97,11 +108,15 @@ def scifact_rows(verifier, maxsim, encoder, data: Path, n_queries: int) -> dict[
     report = {k: mean(v[half:]) for k, v in per_query.items()}
     best = max((k for k in per_query if k.startswith("fuse")), key=lambda k: tune[k])
     n = len(per_query["dense"]) - half
-    rows = {f"SciFact nDCG@10 ({n} report queries): dense top-100 → rerank":
-            {"pooled cosine": report["dense"], "MaxSim": report["MaxSim"], "verifier": report["verifier"],
-             **({"MaxSim (tuned)": report["MaxSim (tuned)"]} if tuned else {})},
-            f"SciFact nDCG@10 ({n} report queries): {best} (chosen on {half} other queries)":
-            {"verifier": report[best]}}
+    rows = {
+        f"SciFact nDCG@10 ({n} report queries): dense top-100 → rerank": {
+            "pooled cosine": report["dense"],
+            "MaxSim": report["MaxSim"],
+            "verifier": report["verifier"],
+            **({"MaxSim (tuned)": report["MaxSim (tuned)"]} if tuned else {}),
+        },
+        f"SciFact nDCG@10 ({n} report queries): {best} (chosen on {half} other queries)": {"verifier": report[best]},
+    }
     for k in per_query:
         if k.startswith("fuse"):
             rows[f"SciFact nDCG@10 ({n} report queries): {k}"] = {"verifier": report[k]}

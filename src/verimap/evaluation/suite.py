@@ -35,7 +35,11 @@ def light_edit(sentence: str, rng: random.Random) -> str:
     the case of the first letter and the final full stop. A verifier that rejects these is rejecting overlap,
     not meaning."""
     tokens = sentence.split()
-    spots = [i for i in range(1, len(tokens) - 1) if tokens[i] == "and" and tokens[i - 1].isalpha() and tokens[i + 1].isalpha()]
+    spots = [
+        i
+        for i in range(1, len(tokens) - 1)
+        if tokens[i] == "and" and tokens[i - 1].isalpha() and tokens[i + 1].isalpha()
+    ]
     if spots:
         i = rng.choice(spots)
         tokens[i - 1], tokens[i + 1] = tokens[i + 1], tokens[i - 1]
@@ -76,8 +80,9 @@ def build_sets(data_dir: Path, seed: int = 0, limit: int | None = None) -> dict[
     }
 
 
-def evaluate(scorers: dict[str, PairScorer], sets: dict[str, list[Example]],
-             thresholds: dict[str, float | None]) -> dict[str, dict[str, float | None]]:
+def evaluate(
+    scorers: dict[str, PairScorer], sets: dict[str, list[Example]], thresholds: dict[str, float | None]
+) -> dict[str, dict[str, float | None]]:
     """Rows = measures, columns = scorers. ``thresholds`` gives each scorer's default accept threshold
     (``None``: the scorer has none; its accept rates are then taken at its TAR-95 threshold)."""
     table: dict[str, dict[str, float | None]] = defaultdict(dict)
@@ -95,15 +100,22 @@ def evaluate(scorers: dict[str, PairScorer], sets: dict[str, list[Example]],
             table[f"SugarCrepe FAR@TAR95 ({kind})"][name] = float(np.mean(s["sugarcrepe"][idx] >= tar95))
         thr = thresholds.get(name)
         at = tar95 if thr is None else thr
-        for key, label in (("mrpc_pos", "MRPC paraphrase accept"), ("sick_pos", "SICK paraphrase accept"),
-                           ("positives", "PAWS+BNLI dev paraphrase accept")):
+        for key, label in (
+            ("mrpc_pos", "MRPC paraphrase accept"),
+            ("sick_pos", "SICK paraphrase accept"),
+            ("positives", "PAWS+BNLI dev paraphrase accept"),
+        ):
             table[f"{label} @{'TAR95' if thr is None else 'default'}"][name] = float(np.mean(s[key] >= at))
-        table[f"shortcut probe: light-edit accept @{'TAR95' if thr is None else 'default'}"][name] = float(np.mean(s["probe"] >= at))
+        table[f"shortcut probe: light-edit accept @{'TAR95' if thr is None else 'default'}"][name] = float(
+            np.mean(s["probe"] >= at)
+        )
         c = s["contrast"]
         pos_rows = [r for r in sets["contrast"] if r.label == 1]
         n = len(pos_rows)
         by_key = {(r.a, r.group): i for i, r in enumerate(pos_rows)}
-        wins = [c[by_key[(r.a, r.group)]] > c[n + j] for j, r in enumerate(sets["contrast"][n:]) if (r.a, r.group) in by_key]
+        wins = [
+            c[by_key[(r.a, r.group)]] > c[n + j] for j, r in enumerate(sets["contrast"][n:]) if (r.a, r.group) in by_key
+        ]
         table["true match outranks its rule near-miss"][name] = float(np.mean(wins)) if wins else None
     return dict(table)
 

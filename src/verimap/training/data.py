@@ -114,22 +114,39 @@ def minimal_contrast(examples: Iterable[Example], seed: int) -> list[Example]:
 def anchored_contrast(examples: Iterable[Example]) -> list[Example]:
     """For each foil row (text, foil), a near-copy positive (text, text with its case and final full stop
     edited). This teaches "near-copy = match" (variant v0 in docs/benchmarks.md); off in the shipped config."""
-    return [Example(ex.a, case_and_stop_edit(ex.a), 1, "light_edit", f"{ex.source}+light", ex.group)
-            for ex in examples if ex.label == 0 and ex.source in ("sugarcrepe", "cad_train")]
+    return [
+        Example(ex.a, case_and_stop_edit(ex.a), 1, "light_edit", f"{ex.source}+light", ex.group)
+        for ex in examples
+        if ex.label == 0 and ex.source in ("sugarcrepe", "cad_train")
+    ]
 
 
 # Words real queries carry that their answer does not ("when do they leave?"): wrapped around both a
 # positive's query and its near-miss's query, so they teach tolerance, never a shortcut.
-QUERY_WRAPPERS = [("When", "?"), ("How often", "?"), ("Where", "?"), ("Why", "?"), ("Tell me about", ""),
-                  ("Is it true that", "?"), ("What about", "?"), ("", ": when?"), ("", " - how many?"),
-                  ("", ": is that right?"), ("Can you explain", "?"), ("", "?")]
+QUERY_WRAPPERS = [
+    ("When", "?"),
+    ("How often", "?"),
+    ("Where", "?"),
+    ("Why", "?"),
+    ("Tell me about", ""),
+    ("Is it true that", "?"),
+    ("What about", "?"),
+    ("", ": when?"),
+    ("", " - how many?"),
+    ("", ": is that right?"),
+    ("Can you explain", "?"),
+    ("", "?"),
+]
 
 
 def wrap_query(text: str, rng: random.Random) -> str:
     head, tail = rng.choice(QUERY_WRAPPERS)
     body = text.rstrip(" .?!")
-    body = body[:1].lower() + body[1:] if head and body[:2].istitle() and body.split()[0].lower() in {
-        "the", "a", "an", "two", "three", "some", "this"} else body
+    body = (
+        body[:1].lower() + body[1:]
+        if head and body[:2].istitle() and body.split()[0].lower() in {"the", "a", "an", "two", "three", "some", "this"}
+        else body
+    )
     return f"{head} {body}{tail}".strip()
 
 
@@ -151,8 +168,10 @@ def query_shaped(examples: Sequence[Example], seed: int) -> list[Example]:
             continue
         text, miss = ex.a, ex.b
         for q in {question_form(text), did_question(text), wh_question(text)} - {None}:
-            out += [Example(q, text, 1, "question", f"{ex.source}+question", ex.group),
-                    Example(q, miss, 0, ex.kind, f"{ex.source}+question", ex.group)]
+            out += [
+                Example(q, text, 1, "question", f"{ex.source}+question", ex.group),
+                Example(q, miss, 0, ex.kind, f"{ex.source}+question", ex.group),
+            ]
             # the structural kinds the mission names, against the same question
             for kind in ("role_swap", "entity_swap", "negation", "direction"):
                 other = perturb(text, kind, rng)
@@ -163,20 +182,31 @@ def query_shaped(examples: Sequence[Example], seed: int) -> list[Example]:
         if f is not None and rng.random() < 0.5:
             f = wrap_query(f, rng)
         if f is not None:
-            out += [Example(f, text, 1, "fragment", f"{ex.source}+fragment", ex.group),
-                    Example(f, miss, 0, ex.kind, f"{ex.source}+fragment", ex.group)]
+            out += [
+                Example(f, text, 1, "fragment", f"{ex.source}+fragment", ex.group),
+                Example(f, miss, 0, ex.kind, f"{ex.source}+fragment", ex.group),
+            ]
         other = rng.choice(pool)
         if other != text and len(other.split()) + len(text.split()) < 45:
             before = rng.random() < 0.5
             join = (lambda s: f"{other} {s}") if before else (lambda s: f"{s} {other}")  # noqa: B023 (used at once)
             q = wrap_query(text, rng) if rng.random() < 0.5 else text
-            out += [Example(q, join(text), 1, "passage", f"{ex.source}+passage", ex.group),
-                    Example(q, join(miss), 0, ex.kind, f"{ex.source}+passage", ex.group)]
+            out += [
+                Example(q, join(text), 1, "passage", f"{ex.source}+passage", ex.group),
+                Example(q, join(miss), 0, ex.kind, f"{ex.source}+passage", ex.group),
+            ]
     return out
 
 
-def build(data_dir: Path, sources: Iterable[str], *, seed: int = 0, rules: bool = True,
-          light_positives: bool = True, query_rows: bool = False) -> dict[str, list[Example]]:
+def build(
+    data_dir: Path,
+    sources: Iterable[str],
+    *,
+    seed: int = 0,
+    rules: bool = True,
+    light_positives: bool = True,
+    query_rows: bool = False,
+) -> dict[str, list[Example]]:
     """``{"train": [...], "dev": [...]}`` over the given sources, with generated rows on the same side as
     their source item."""
     split: dict[str, list[Example]] = {"train": [], "dev": []}

@@ -18,28 +18,99 @@ from __future__ import annotations
 import random
 import re
 
-AUX = {"is", "are", "was", "were", "can", "will", "does", "do", "did", "has", "have", "had", "should", "could",
-       "would", "may", "must", "might"}
+AUX = {
+    "is",
+    "are",
+    "was",
+    "were",
+    "can",
+    "will",
+    "does",
+    "do",
+    "did",
+    "has",
+    "have",
+    "had",
+    "should",
+    "could",
+    "would",
+    "may",
+    "must",
+    "might",
+}
 DETERMINERS = {"the", "a", "an", "his", "her", "their", "its", "this", "that"}
 PAIRS = {
-    "temporal": [("before", "after"), ("earlier", "later"), ("first", "last"), ("increase", "decrease"),
-                 ("increased", "decreased"), ("increases", "decreases"), ("start", "end"), ("began", "ended")],
-    "spatial": [("above", "below"), ("left", "right"), ("inside", "outside"), ("under", "over"),
-                ("behind", "in front of"), ("north", "south"), ("east", "west"), ("up", "down"), ("into", "out of")],
-    "comparative": [("more", "less"), ("higher", "lower"), ("larger", "smaller"), ("bigger", "smaller"),
-                    ("older", "younger"), ("longer", "shorter"), ("faster", "slower"), ("better", "worse"),
-                    ("most", "least"), ("greater", "lesser"), ("taller", "shorter")],
-    "antonym": [("large", "small"), ("big", "small"), ("high", "low"), ("old", "young"), ("open", "closed"),
-                ("hot", "cold"), ("full", "empty"), ("wet", "dry"), ("positive", "negative"), ("early", "late"),
-                ("win", "lose"), ("won", "lost"), ("buy", "sell"), ("bought", "sold"), ("accept", "reject"),
-                ("accepted", "rejected"), ("allow", "forbid"), ("allowed", "banned"), ("black", "white"),
-                ("long", "short"), ("fast", "slow"), ("strong", "weak"), ("rich", "poor"), ("happy", "sad"),
-                ("present", "absent"), ("inhibits", "promotes"), ("reduces", "increases"), ("male", "female"),
-                ("men", "women"), ("man", "woman"), ("boy", "girl"), ("day", "night")],
+    "temporal": [
+        ("before", "after"),
+        ("earlier", "later"),
+        ("first", "last"),
+        ("increase", "decrease"),
+        ("increased", "decreased"),
+        ("increases", "decreases"),
+        ("start", "end"),
+        ("began", "ended"),
+    ],
+    "spatial": [
+        ("above", "below"),
+        ("left", "right"),
+        ("inside", "outside"),
+        ("under", "over"),
+        ("behind", "in front of"),
+        ("north", "south"),
+        ("east", "west"),
+        ("up", "down"),
+        ("into", "out of"),
+    ],
+    "comparative": [
+        ("more", "less"),
+        ("higher", "lower"),
+        ("larger", "smaller"),
+        ("bigger", "smaller"),
+        ("older", "younger"),
+        ("longer", "shorter"),
+        ("faster", "slower"),
+        ("better", "worse"),
+        ("most", "least"),
+        ("greater", "lesser"),
+        ("taller", "shorter"),
+    ],
+    "antonym": [
+        ("large", "small"),
+        ("big", "small"),
+        ("high", "low"),
+        ("old", "young"),
+        ("open", "closed"),
+        ("hot", "cold"),
+        ("full", "empty"),
+        ("wet", "dry"),
+        ("positive", "negative"),
+        ("early", "late"),
+        ("win", "lose"),
+        ("won", "lost"),
+        ("buy", "sell"),
+        ("bought", "sold"),
+        ("accept", "reject"),
+        ("accepted", "rejected"),
+        ("allow", "forbid"),
+        ("allowed", "banned"),
+        ("black", "white"),
+        ("long", "short"),
+        ("fast", "slow"),
+        ("strong", "weak"),
+        ("rich", "poor"),
+        ("happy", "sad"),
+        ("present", "absent"),
+        ("inhibits", "promotes"),
+        ("reduces", "increases"),
+        ("male", "female"),
+        ("men", "women"),
+        ("man", "woman"),
+        ("boy", "girl"),
+        ("day", "night"),
+    ],
 }
 NUMBER_WORDS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "twelve", "twenty"]
-KINDS = ("negation", "role_swap", "direction", "number", "entity_swap", "temporal", "spatial", "comparative",
-         "antonym")
+KINDS = ("negation", "role_swap", "direction", "number", "entity_swap", "temporal", "spatial", "comparative", "antonym")
 
 
 def _swap_words(tokens: list[str], table: list[tuple[str, str]], rng: random.Random) -> list[str] | None:
@@ -73,16 +144,117 @@ def negation(tokens: list[str], rng: random.Random) -> list[str] | None:
     return tokens[: i + 1] + ["not"] + tokens[i + 1 :]
 
 
-STOP = {"of", "with", "in", "on", "at", "to", "for", "from", "by", "and", "or", "is", "are", "was", "were", "that",
-        "which", "who", "while", "near", "under", "over", "behind", "into", "has", "have", "had", "as", "than"}
+STOP = {
+    "of",
+    "with",
+    "in",
+    "on",
+    "at",
+    "to",
+    "for",
+    "from",
+    "by",
+    "and",
+    "or",
+    "is",
+    "are",
+    "was",
+    "were",
+    "that",
+    "which",
+    "who",
+    "while",
+    "near",
+    "under",
+    "over",
+    "behind",
+    "into",
+    "has",
+    "have",
+    "had",
+    "as",
+    "than",
+}
 # Irregular past forms end a noun phrase too ("the man bit the dog"); regular verbs are caught by suffix.
-VERBS = {"bit", "ate", "saw", "hit", "took", "gave", "made", "held", "caught", "beat", "threw", "drove", "rode",
-         "met", "led", "fed", "left", "found", "told", "sent", "brought", "bought", "sold", "won", "lost", "paid",
-         "wrote", "read", "ran", "sat", "stood", "kept", "taught", "fought", "chose", "hid", "shot", "struck",
-         "bites", "eats", "sees", "hits", "takes", "gives", "holds", "catches", "beats", "throws", "drives",
-         "rides", "meets", "leads", "feeds", "finds", "tells", "sends", "loves", "hates", "follows", "pushes",
-         "pulls", "kicks", "chases", "carries", "watches", "helps", "likes", "visits", "calls", "kill",
-         "kills", "killed", "will", "can", "did", "does", "do"}
+VERBS = {
+    "bit",
+    "ate",
+    "saw",
+    "hit",
+    "took",
+    "gave",
+    "made",
+    "held",
+    "caught",
+    "beat",
+    "threw",
+    "drove",
+    "rode",
+    "met",
+    "led",
+    "fed",
+    "left",
+    "found",
+    "told",
+    "sent",
+    "brought",
+    "bought",
+    "sold",
+    "won",
+    "lost",
+    "paid",
+    "wrote",
+    "read",
+    "ran",
+    "sat",
+    "stood",
+    "kept",
+    "taught",
+    "fought",
+    "chose",
+    "hid",
+    "shot",
+    "struck",
+    "bites",
+    "eats",
+    "sees",
+    "hits",
+    "takes",
+    "gives",
+    "holds",
+    "catches",
+    "beats",
+    "throws",
+    "drives",
+    "rides",
+    "meets",
+    "leads",
+    "feeds",
+    "finds",
+    "tells",
+    "sends",
+    "loves",
+    "hates",
+    "follows",
+    "pushes",
+    "pulls",
+    "kicks",
+    "chases",
+    "carries",
+    "watches",
+    "helps",
+    "likes",
+    "visits",
+    "calls",
+    "kill",
+    "kills",
+    "killed",
+    "will",
+    "can",
+    "did",
+    "does",
+    "do",
+}
 
 
 def _phrase_heads(tokens: list[str]) -> list[int]:
@@ -93,9 +265,13 @@ def _phrase_heads(tokens: list[str]) -> list[int]:
         if t not in DETERMINERS:
             continue
         j = i + 1
-        while j < len(tokens) and re.fullmatch(r"[A-Za-z-]+", tokens[j]) and low[j] not in STOP | DETERMINERS | VERBS \
-                and not (j > i + 1 and low[j].endswith(("ing", "ed"))) \
-                and not (j > i + 1 and low[j].endswith("s") and j + 1 < len(tokens) and low[j + 1] in STOP | DETERMINERS):
+        while (
+            j < len(tokens)
+            and re.fullmatch(r"[A-Za-z-]+", tokens[j])
+            and low[j] not in STOP | DETERMINERS | VERBS
+            and not (j > i + 1 and low[j].endswith(("ing", "ed")))
+            and not (j > i + 1 and low[j].endswith("s") and j + 1 < len(tokens) and low[j + 1] in STOP | DETERMINERS)
+        ):
             j += 1
         if j > i + 1:
             heads.append(j - 1)
@@ -216,15 +392,62 @@ def question_form(sentence: str) -> str | None:
 
 
 # Past forms → base forms for "did"-questions ("The man bit the dog." → "Did the man bite the dog?").
-LEMMAS = {"bit": "bite", "ate": "eat", "saw": "see", "hit": "hit", "took": "take", "gave": "give", "made": "make",
-          "held": "hold", "caught": "catch", "beat": "beat", "threw": "throw", "drove": "drive", "rode": "ride",
-          "met": "meet", "led": "lead", "fed": "feed", "left": "leave", "found": "find", "told": "tell",
-          "sent": "send", "brought": "bring", "bought": "buy", "sold": "sell", "won": "win", "lost": "lose",
-          "paid": "pay", "wrote": "write", "ran": "run", "sat": "sit", "stood": "stand", "kept": "keep",
-          "taught": "teach", "fought": "fight", "chose": "choose", "hid": "hide", "shot": "shoot",
-          "struck": "strike", "wore": "wear", "drank": "drink", "swam": "swim", "flew": "fly", "grew": "grow",
-          "knew": "know", "began": "begin", "broke": "break", "spoke": "speak", "stole": "steal", "got": "get",
-          "went": "go", "came": "come", "became": "become", "built": "build", "felt": "feel", "heard": "hear"}
+LEMMAS = {
+    "bit": "bite",
+    "ate": "eat",
+    "saw": "see",
+    "hit": "hit",
+    "took": "take",
+    "gave": "give",
+    "made": "make",
+    "held": "hold",
+    "caught": "catch",
+    "beat": "beat",
+    "threw": "throw",
+    "drove": "drive",
+    "rode": "ride",
+    "met": "meet",
+    "led": "lead",
+    "fed": "feed",
+    "left": "leave",
+    "found": "find",
+    "told": "tell",
+    "sent": "send",
+    "brought": "bring",
+    "bought": "buy",
+    "sold": "sell",
+    "won": "win",
+    "lost": "lose",
+    "paid": "pay",
+    "wrote": "write",
+    "ran": "run",
+    "sat": "sit",
+    "stood": "stand",
+    "kept": "keep",
+    "taught": "teach",
+    "fought": "fight",
+    "chose": "choose",
+    "hid": "hide",
+    "shot": "shoot",
+    "struck": "strike",
+    "wore": "wear",
+    "drank": "drink",
+    "swam": "swim",
+    "flew": "fly",
+    "grew": "grow",
+    "knew": "know",
+    "began": "begin",
+    "broke": "break",
+    "spoke": "speak",
+    "stole": "steal",
+    "got": "get",
+    "went": "go",
+    "came": "come",
+    "became": "become",
+    "built": "build",
+    "felt": "feel",
+    "heard": "hear",
+}
 REGULAR_PAST = re.compile(r"^[a-z]{3,}ed$")
 
 
@@ -272,8 +495,14 @@ def wh_question(sentence: str) -> str | None:
         if low[i] in VERBS - {"will", "can", "did", "does", "do"} or _base_form(tokens[i]) or low[i] in {"is", "was"}:
             if any(t in {",", "and", "or"} for t in low[:i]):
                 return None
-            wh = "Who" if tokens[0][:1].isupper() and low[0] not in DETERMINERS or low[i - 1] in {
-                "man", "woman", "men", "women", "boy", "girl", "person", "people", "child", "team", "player"} else "What"
+            wh = (
+                "Who"
+                if tokens[0][:1].isupper()
+                and low[0] not in DETERMINERS
+                or low[i - 1]
+                in {"man", "woman", "men", "women", "boy", "girl", "person", "people", "child", "team", "player"}
+                else "What"
+            )
             rest = [t for t in tokens[i:] if t not in {".", "!"}]
             return re.sub(r" ([.,;:!?)])", r"\1", " ".join([wh, *rest, "?"]))
     return None

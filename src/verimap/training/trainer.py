@@ -60,7 +60,9 @@ class TrainConfig:
     encoder_lr: float = 2e-4
     head_lr: float | None = None  # the network's learning rate in the end-to-end stage (None: ``lr``)
     probe_rows: int = 800  # dev rows scored at each end-to-end check (overall and per-source AUC logged)
-    select_on: str = "all"  # end-to-end checkpoint chosen on the probe's AUC over "all" rows or the "human"-written sources' mean
+    select_on: str = (
+        "all"  # end-to-end checkpoint chosen on the probe's AUC over "all" rows or the "human"-written sources' mean
+    )
     steps: int = 0  # end-to-end optimisation steps (the frozen path uses epochs)
     end_to_end_batch_size: int = 16  # pairs per end-to-end step (the encoder's backward pass dominates)
     eval_every: int = 200
@@ -193,21 +195,35 @@ def licence_of(data_desc: dict) -> dict:
 def load_split(config: TrainConfig, data_dir: Path | None, user_pairs: Path | None, rng: random.Random):
     if user_pairs is not None:
         rows = read_user_pairs(user_pairs)
-        split = {"train": [r for r in rows if split_of(r.group) == "train"],
-                 "dev": [r for r in rows if split_of(r.group) == "dev"]}
+        split = {
+            "train": [r for r in rows if split_of(r.group) == "train"],
+            "dev": [r for r in rows if split_of(r.group) == "dev"],
+        }
         data_desc = {"user_pairs": str(user_pairs)}
     else:
-        split = build(data_dir or default_data_dir(), config.sources, seed=config.seed, rules=config.rules,
-                      light_positives=config.light_positives, query_rows=config.query_rows)
-        data_desc = {"sources": config.sources, "rules": config.rules, "light_positives": config.light_positives,
-                     "query_rows": config.query_rows}
+        split = build(
+            data_dir or default_data_dir(),
+            config.sources,
+            seed=config.seed,
+            rules=config.rules,
+            light_positives=config.light_positives,
+            query_rows=config.query_rows,
+        )
+        data_desc = {
+            "sources": config.sources,
+            "rules": config.rules,
+            "light_positives": config.light_positives,
+            "query_rows": config.query_rows,
+        }
     train_rows, dev_rows = split["train"], split["dev"]
     rng.shuffle(train_rows)
     rng.shuffle(dev_rows)
     train_rows = train_rows[: config.max_train] if config.max_train else train_rows
     dev_rows = dev_rows[: config.max_dev] if config.max_dev else dev_rows
     if not train_rows or not dev_rows or len({r.label for r in dev_rows}) < 2:
-        raise ValueError(f"need training rows and dev rows of both labels (train {len(train_rows)}, dev {len(dev_rows)})")
+        raise ValueError(
+            f"need training rows and dev rows of both labels (train {len(train_rows)}, dev {len(dev_rows)})"
+        )
     return train_rows, dev_rows, data_desc
 
 
@@ -263,14 +279,16 @@ def train(
         dev_cache = VectorCache(encoder, cache_path)
         dev_cache.fill([t for r in train_rows + dev_rows for t in (r.a, r.b)])
         log(f"vectors ready ({len(dev_cache.vectors)} texts) after {time.time() - t0:.0f}s")
-        best["frozen"] = _fit_frozen(config, net, dev_cache, train_rows, dev_rows, dev_labels, pos_weight, size,
-                                     rng, log, t0)
+        best["frozen"] = _fit_frozen(
+            config, net, dev_cache, train_rows, dev_rows, dev_labels, pos_weight, size, rng, log, t0
+        )
     # Stage 2 (adapter_rank > 0 and steps > 0): LoRA on a verifier-side encoder copy, end to end.
     if config.adapter_rank and config.steps:
         adapter = {"rank": config.adapter_rank, "alpha": config.adapter_alpha}
         tuned = encoder.with_adapter(adapter, adapter_state)
-        best["end_to_end"] = _fit_end_to_end(config, net, tuned, train_rows, dev_rows, dev_labels, pos_weight, rng,
-                                             log, t0)
+        best["end_to_end"] = _fit_end_to_end(
+            config, net, tuned, train_rows, dev_rows, dev_labels, pos_weight, rng, log, t0
+        )
         from verimap.lora import lora_state
 
         adapter_state = {k: v.cpu() for k, v in lora_state(tuned.model).items()}
@@ -288,8 +306,11 @@ def train(
     for src in sorted({r.source for r in dev_rows}):
         idx = np.array([r.source == src for r in dev_rows])
         auc_src = roc_auc(dev_labels[idx], probs[idx])
-        per_source[src] = {"n": int(idx.sum()), "auc": None if math.isnan(auc_src) else auc_src,
-                           "accept_rate": float((probs[idx] >= threshold).mean())}
+        per_source[src] = {
+            "n": int(idx.sum()),
+            "auc": None if math.isnan(auc_src) else auc_src,
+            "accept_rate": float((probs[idx] >= threshold).mean()),
+        }
     metrics = {"dev_auc": roc_auc(dev_labels, dev_logits), "best": best, "dev_per_source": per_source}
     card = weights_io.Card(
         encoder=encoder.encoder_id,
@@ -348,7 +369,9 @@ def _fit_frozen(config, net, cache, train_rows, dev_rows, dev_labels, pos_weight
             sched.step()
             total += loss.item() * len(batch)
         auc = roc_auc(dev_labels, logits_of(net, cache, dev_rows))
-        log(f"epoch {epoch + 1}/{config.epochs} loss {total / len(train_rows):.4f} dev AUC {auc:.4f} ({time.time() - t0:.0f}s)")
+        log(
+            f"epoch {epoch + 1}/{config.epochs} loss {total / len(train_rows):.4f} dev AUC {auc:.4f} ({time.time() - t0:.0f}s)"
+        )
         if auc > best[0]:
             best = (auc, {k: v.clone() for k, v in net.state_dict().items()}, epoch + 1)
     net.load_state_dict(best[1])
@@ -361,10 +384,13 @@ def _fit_end_to_end(config, net, tuned, train_rows, dev_rows, dev_labels, pos_we
     size = (config.network.map_rows, config.network.map_cols)
     lora = [p for p in tuned.model.parameters() if p.requires_grad]
     head_lr = config.lr if config.head_lr is None else config.head_lr
-    opt = torch.optim.AdamW([{"params": net.parameters(), "lr": head_lr},
-                             {"params": lora, "lr": config.encoder_lr}], weight_decay=config.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[head_lr, config.encoder_lr],
-                                                total_steps=config.steps, pct_start=0.1)
+    opt = torch.optim.AdamW(
+        [{"params": net.parameters(), "lr": head_lr}, {"params": lora, "lr": config.encoder_lr}],
+        weight_decay=config.weight_decay,
+    )
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=[head_lr, config.encoder_lr], total_steps=config.steps, pct_start=0.1
+    )
     probe = dev_rows[: config.probe_rows]
     probe_labels = np.array([r.label for r in probe])
     human = sorted({r.source for r in probe if "+" not in r.source})
@@ -384,8 +410,10 @@ def _fit_end_to_end(config, net, tuned, train_rows, dev_rows, dev_labels, pos_we
         return roc_auc(probe_labels, logits)
 
     def snapshot():
-        return ({k: v.clone() for k, v in net.state_dict().items()},
-                {k: v.clone() for k, v in tuned.model.state_dict().items() if ".lora_" in k})
+        return (
+            {k: v.clone() for k, v in net.state_dict().items()},
+            {k: v.clone() for k, v in tuned.model.state_dict().items() if ".lora_" in k},
+        )
 
     best = (dev_auc(), snapshot(), 0)
     log(f"step 0 dev-probe AUC ({config.select_on}) {best[0]:.4f} ({time.time() - t0:.0f}s)")

@@ -64,8 +64,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def add(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="speed and token-cache benchmarks", description=help_text(__doc__),
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "bench",
+        help="speed and token-cache benchmarks",
+        description=help_text(__doc__),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("what", choices=("speed", "cache"))
     p.add_argument("--weights", help="verifier weights (default: shipped)")
     add_data_argument(p)

@@ -46,12 +46,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
         encoder = make_encoder(cfg)
         verifier = make_verifier(cfg, encoder)
         store = open_store(cfg, encoder, create=True)
-        with tqdm(total=len(corpus), desc="demo: indexing", unit="passage", file=sys.stderr,
-                  disable=args.quiet) as bar:
-            store.add([p["text"] for p in corpus], ids=[p["id"] for p in corpus],
-                      metas=[p.get("meta") for p in corpus], on_batch=bar.update)
-        print(f"Indexed {store.count()} demo passages. For each query: the top {args.show} by pooled cosine "
-              f"(a dense retriever's ranking), with verimap's score and verdict (threshold {verifier.threshold:.4g}).")
+        with tqdm(total=len(corpus), desc="demo: indexing", unit="passage", file=sys.stderr, disable=args.quiet) as bar:
+            store.add(
+                [p["text"] for p in corpus],
+                ids=[p["id"] for p in corpus],
+                metas=[p.get("meta") for p in corpus],
+                on_batch=bar.update,
+            )
+        print(
+            f"Indexed {store.count()} demo passages. For each query: the top {args.show} by pooled cosine "
+            f"(a dense retriever's ranking), with verimap's score and verdict (threshold {verifier.threshold:.4g})."
+        )
         width = args.width or shutil.get_terminal_size((110, 24)).columns
         room = max(30, width - 44)
         pooled_wrong = near_total = near_rejected = answers_accepted = 0
@@ -65,7 +70,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             for i, h in enumerate(hits):
                 tag = "answer" if h.id == q["answer"] else "near-miss" if h.id in q["near_misses"] else ""
                 s, ok = by_index[i].verifier_score, by_index[i].accepted
-                print(f"  {h.score:5.3f}  {s:7.3f}  {'ACCEPT' if ok else 'REJECT':<6}  {tag:<9}  {snippet(h.text, room)}")
+                print(
+                    f"  {h.score:5.3f}  {s:7.3f}  {'ACCEPT' if ok else 'REJECT':<6}  {tag:<9}  {snippet(h.text, room)}"
+                )
                 if tag == "near-miss":
                     near_total += 1
                     near_rejected += not ok
@@ -75,9 +82,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     answers_accepted += ok
             if answer_rank is None:
                 print(f"  (the answer, {q['answer']}, was not in the top {args.show} by pooled cosine)")
-        print(f"\nSummary: pooled cosine ranked a near-miss above the answer {pooled_wrong} time(s); "
-              f"verimap rejected {near_rejected} of {near_total} near-misses shown and accepted "
-              f"{answers_accepted} of {len(queries)} answers.")
+        print(
+            f"\nSummary: pooled cosine ranked a near-miss above the answer {pooled_wrong} time(s); "
+            f"verimap rejected {near_rejected} of {near_total} near-misses shown and accepted "
+            f"{answers_accepted} of {len(queries)} answers."
+        )
         if args.store:
             print(f"The demo index is kept in {args.store} (collection 'verimap-demo').")
     finally:
@@ -87,8 +96,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def add(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="index a bundled near-miss knowledge base and compare pooled cosine with verimap",
-                       description=help_text(__doc__))
+    p = sub.add_parser(
+        "demo",
+        help="index a bundled near-miss knowledge base and compare pooled cosine with verimap",
+        description=help_text(__doc__),
+    )
     p.add_argument("--show", type=int, default=5, help="candidates shown per query (default 5)")
     p.add_argument("--store", metavar="DIR", help="keep the demo index in DIR (default: a temporary directory)")
     p.add_argument("--width", type=int, help="output width (default: the terminal's)")

@@ -51,8 +51,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(table, indent=2) + "\n")
     if args.write:
-        write_block(Path(args.write), "eval", f"Weights: `{cfg.weights or 'shipped'}` (threshold "
-                    f"{verifier.threshold:.4g}); sets capped at {args.limit or 'all'} rows.\n\n{md}")
+        write_block(
+            Path(args.write),
+            "eval",
+            f"Weights: `{cfg.weights or 'shipped'}` (threshold "
+            f"{verifier.threshold:.4g}); sets capped at {args.limit or 'all'} rows.\n\n{md}",
+        )
     return 0
 
 

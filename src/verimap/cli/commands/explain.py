@@ -36,8 +36,9 @@ def heatmap(explanation, query: str, candidate: str, path: str | Path, *, dpi: i
     ex = explanation
     m, n = ex.map.shape
     cell = 0.34
-    fig = Figure(figsize=(min(40.0, max(5.5, 2.8 + n * cell)), min(40.0, max(3.8, 2.4 + m * cell))),
-                 layout="constrained")
+    fig = Figure(
+        figsize=(min(40.0, max(5.5, 2.8 + n * cell)), min(40.0, max(3.8, 2.4 + m * cell))), layout="constrained"
+    )
     ax = fig.add_subplot()
     if n == 0 or m == 0:
         ax.text(0.5, 0.5, "no tokens to compare", ha="center", va="center")
@@ -51,19 +52,26 @@ def heatmap(explanation, query: str, candidate: str, path: str | Path, *, dpi: i
         ax.set_ylabel("query tokens")
         for i, (j, s) in enumerate(ex.best_match):
             if j >= 0:
-                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False,
-                                       edgecolor="red" if s < 0.5 else "white", linewidth=1.5))
+                ax.add_patch(
+                    Rectangle(
+                        (j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="red" if s < 0.5 else "white", linewidth=1.5
+                    )
+                )
         if m * n <= 400:
             for i in range(m):
                 for j in range(n):
                     v = float(ex.map[i, j])
-                    ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=6,
-                            color="black" if v > 0.6 else "white")
+                    ax.text(
+                        j, i, f"{v:.2f}", ha="center", va="center", fontsize=6, color="black" if v > 0.6 else "white"
+                    )
         fig.colorbar(image, ax=ax, label="token cosine", shrink=0.9)
     verdict = "ACCEPT" if ex.accepted else "REJECT"
     wrap = lambda s: textwrap.shorten(s, 90, placeholder="…")  # noqa: E731
-    ax.set_title(f"Q: {wrap(query)}\nC: {wrap(candidate)}\n"
-                 f"verimap score {ex.score:.3f} → {verdict} (threshold {ex.threshold:.4g})", fontsize=10)
+    ax.set_title(
+        f"Q: {wrap(query)}\nC: {wrap(candidate)}\n"
+        f"verimap score {ex.score:.3f} → {verdict} (threshold {ex.threshold:.4g})",
+        fontsize=10,
+    )
     path = Path(path)
     try:
         fig.savefig(path, dpi=dpi, format="png")
@@ -81,14 +89,27 @@ def cmd_explain(args: argparse.Namespace) -> int:
     verifier = make_verifier(cfg)
     ex = verifier.explain(args.query, args.candidate)
     if args.json:
-        print(json.dumps({
-            "query": args.query, "candidate": args.candidate, "score": round(ex.score, 6),
-            "accepted": ex.accepted, "threshold": ex.threshold,
-            "query_tokens": ex.query_tokens, "candidate_tokens": ex.doc_tokens,
-            "best_match": [{"token": t, "match": ex.doc_tokens[j] if j >= 0 else None, "cosine": round(s, 4)}
-                           for t, (j, s) in zip(ex.query_tokens, ex.best_match)],
-            "unmatched": ex.unmatched(), "map": [[round(float(v), 4) for v in row] for row in ex.map],
-        }, ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                {
+                    "query": args.query,
+                    "candidate": args.candidate,
+                    "score": round(ex.score, 6),
+                    "accepted": ex.accepted,
+                    "threshold": ex.threshold,
+                    "query_tokens": ex.query_tokens,
+                    "candidate_tokens": ex.doc_tokens,
+                    "best_match": [
+                        {"token": t, "match": ex.doc_tokens[j] if j >= 0 else None, "cosine": round(s, 4)}
+                        for t, (j, s) in zip(ex.query_tokens, ex.best_match)
+                    ],
+                    "unmatched": ex.unmatched(),
+                    "map": [[round(float(v), 4) for v in row] for row in ex.map],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
     else:
         print(ex.to_text())
         missing = ex.unmatched()
@@ -101,8 +122,11 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def add(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("explain", help="show token matches and the verdict; --png draws the similarity map",
-                       description=help_text(__doc__))
+    p = sub.add_parser(
+        "explain",
+        help="show token matches and the verdict; --png draws the similarity map",
+        description=help_text(__doc__),
+    )
     p.add_argument("query")
     p.add_argument("candidate")
     p.add_argument("--png", metavar="FILE", help="also write the query × candidate token heatmap to FILE")

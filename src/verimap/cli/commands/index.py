@@ -34,8 +34,10 @@ from verimap.inputs import check_unicode
 from verimap.splitter import MAX_WORDS, split_text
 from verimap.store import stable_id
 
-TRUNCATION_HINT = ("split them into shorter passages: a smaller --max-words for .txt/.md files; JSONL records are "
-                   "indexed whole, so split those before indexing")
+TRUNCATION_HINT = (
+    "split them into shorter passages: a smaller --max-words for .txt/.md files; JSONL records are "
+    "indexed whole, so split those before indexing"
+)
 
 TEXT_SUFFIXES = (".txt", ".md")
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz")
@@ -68,8 +70,11 @@ def collect(paths: list[str]) -> tuple[list[Path], list[tuple[Path, str]], int]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and not any(
-                part.startswith(".") for part in p.relative_to(path).parts))
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
             for p in found:
                 if supported(p):
                     files.append(p)
@@ -91,7 +96,9 @@ def read_text_file(path: Path, max_words: int) -> list[Passage]:
         raise Skip(f"cannot read ({exc.strerror})") from None
     if not text.strip():
         raise Skip("empty file")
-    return [Passage(stable_id(p), p, {"source": str(path), "passage": i}) for i, p in enumerate(split_text(text, max_words))]
+    return [
+        Passage(stable_id(p), p, {"source": str(path), "passage": i}) for i, p in enumerate(split_text(text, max_words))
+    ]
 
 
 def jsonl_record(obj: object, path: Path) -> Passage | None:
@@ -185,7 +192,9 @@ def cmd_index(args: argparse.Namespace) -> int:
                 got, blank, bad = read_jsonl_file(path)
                 blank_records += blank
                 bad_lines += [(path, n, why) for n, why in bad]
-                if bad and not got:  # every record was bad: the lines are named below, the file needs no line of its own
+                if (
+                    bad and not got
+                ):  # every record was bad: the lines are named below, the file needs no line of its own
                     continue
             else:
                 got = read_text_file(path, args.max_words)
@@ -203,8 +212,14 @@ def cmd_index(args: argparse.Namespace) -> int:
     for path, n, why in bad_lines:
         print(f"verimap: skipped {path}: line {n}: {why}", file=sys.stderr)
     if not passages:
-        raise CLIError("nothing to index" + (" (see the skipped files and lines above)" if skipped or bad_lines else
-                                             " (no .txt, .md, .jsonl or .jsonl.gz files found)"))
+        raise CLIError(
+            "nothing to index"
+            + (
+                " (see the skipped files and lines above)"
+                if skipped or bad_lines
+                else " (no .txt, .md, .jsonl or .jsonl.gz files found)"
+            )
+        )
 
     encoder = make_encoder(cfg)
     store = open_store(cfg, encoder, create=True)
@@ -224,8 +239,10 @@ def cmd_index(args: argparse.Namespace) -> int:
         raise CLIError(f"indexing failed after {bar.n} of {unique} passages: {exc}") from exc
 
     dupes = len(passages) - unique
-    print(f"indexed {written} passage(s) from {len(per_file)} file(s) into {store.where} "
-          f"(collection {cfg.collection!r}); the store now holds {store.count()}")
+    print(
+        f"indexed {written} passage(s) from {len(per_file)} file(s) into {store.where} "
+        f"(collection {cfg.collection!r}); the store now holds {store.count()}"
+    )
     if dupes:
         print(f"  {dupes} repeated passage(s) (same id) were written once")
     if blank_records:

@@ -41,8 +41,9 @@ def cmd_score_pairs(args: argparse.Namespace) -> int:
     scorer = make_scorer(args.scorer, cfg)
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     try:
-        with tqdm(total=len(rows), desc=f"score-pairs ({args.scorer})", unit="pair", file=sys.stderr,
-                  disable=args.quiet) as bar:
+        with tqdm(
+            total=len(rows), desc=f"score-pairs ({args.scorer})", unit="pair", file=sys.stderr, disable=args.quiet
+        ) as bar:
             for start in range(0, len(rows), args.batch_size):
                 chunk = [obj for _, obj in rows[start : start + args.batch_size]]
                 scores = scorer.score_pairs([(o["a"], o["b"]) for o in chunk])
@@ -56,8 +57,8 @@ def cmd_score_pairs(args: argparse.Namespace) -> int:
 
 
 def add(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("score-pairs", help="add a 'score' to each {\"a\", \"b\"} line of a JSONL file, order kept")
-    p.add_argument("--input", required=True, help="JSONL file with one {\"a\": ..., \"b\": ...} object per line")
+    p = sub.add_parser("score-pairs", help='add a \'score\' to each {"a", "b"} line of a JSONL file, order kept')
+    p.add_argument("--input", required=True, help='JSONL file with one {"a": ..., "b": ...} object per line')
     p.add_argument("--scorer", choices=SCORERS, default="verifier")
     p.add_argument("--output", help="where to write the scored JSONL (default: stdout)")
     p.add_argument("--batch-size", type=int, default=256, help="pairs scored per step")

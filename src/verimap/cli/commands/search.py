@@ -52,8 +52,9 @@ def header(recalled: int, ranking: Ranking, shown: int, mode: str, threshold: fl
     REJECT), "set aside" is what the policy dropped."""
     rejected = recalled - ranking.n_accepted
     dropped = len(ranking.rejected)
-    policy = (f"mode {mode}, threshold {threshold:.4g}{' (given)' if explicit else ''}: "
-              + (f"{dropped} set aside" if dropped else "none set aside"))
+    policy = f"mode {mode}, threshold {threshold:.4g}{' (given)' if explicit else ''}: " + (
+        f"{dropped} set aside" if dropped else "none set aside"
+    )
     return f"{recalled} recalled: {ranking.n_accepted} accepted, {rejected} rejected — {policy}; showing {shown}"
 
 
@@ -69,8 +70,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     verifier = make_verifier(cfg, encoder)
     # The library's call, the library's policy: fuse mode fuses with MaxSim, as Verifier.rank does by default, and a
     # threshold from the flag or verimap.toml is one given for the call (it drops in every mode).
-    ranking = (verifier.rank(query, [h.text for h in hits], top_k=cfg.k, threshold=cfg.threshold, mode=cfg.mode)
-               if hits else Ranking())
+    ranking = (
+        verifier.rank(query, [h.text for h in hits], top_k=cfg.k, threshold=cfg.threshold, mode=cfg.mode)
+        if hits
+        else Ranking()
+    )
 
     def row(r, rank):
         h = hits[r.index]
@@ -118,8 +122,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def add(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("search", help="recall from the store, verify, and show the ranked passages",
-                       description=help_text(__doc__))
+    p = sub.add_parser(
+        "search", help="recall from the store, verify, and show the ranked passages", description=help_text(__doc__)
+    )
     p.add_argument("query")
     p.add_argument("--k", type=int, help="results to show (default 10)")
     p.add_argument("--recall-k", type=int, help="candidates to recall from the store (default 50)")

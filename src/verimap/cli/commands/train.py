@@ -52,9 +52,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     # Your own pairs need no shared data. (Here --config is the training recipe: verimap.toml is only found in ./.)
     data = data_folder(args, resolve(args, config_flag=False)) if user is None else None
     try:
-        metrics = train(config, args.out, data_dir=data, user_pairs=user,
-                        cache_dir=None if args.no_cache else Path(args.cache_dir),
-                        command=shlex.join(["verimap", *sys.argv[1:]]), device=args.device)
+        metrics = train(
+            config,
+            args.out,
+            data_dir=data,
+            user_pairs=user,
+            cache_dir=None if args.no_cache else Path(args.cache_dir),
+            command=shlex.join(["verimap", *sys.argv[1:]]),
+            device=args.device,
+        )
     except ValueError as exc:
         raise CLIError(str(exc)) from exc
     print(json.dumps(metrics, indent=2))
@@ -63,8 +69,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train the verifier (shipped recipe or your own labelled pairs)")
-    p.add_argument("--config", help="TOML training config, or a packaged name: shipped | tiny | lora | lora_cpu | lora_gpu")
-    p.add_argument("--pairs", help="your JSONL pairs {\"a\",\"b\",\"label\"}; fine-tunes the shipped weights")
+    p.add_argument(
+        "--config", help="TOML training config, or a packaged name: shipped | tiny | lora | lora_cpu | lora_gpu"
+    )
+    p.add_argument("--pairs", help='your JSONL pairs {"a","b","label"}; fine-tunes the shipped weights')
     p.add_argument("--from-scratch", action="store_true", help="with --pairs: start from random weights")
     p.add_argument("--out", required=True, help="output .safetensors (its .json card is written beside it)")
     add_data_argument(p)

@@ -22,8 +22,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         for i, c in enumerate(candidates)
     ]
     if args.json:
-        print(json.dumps({"query": query, "threshold": verifier.threshold, "results": rows},
-                         ensure_ascii=False, indent=2))
+        print(
+            json.dumps({"query": query, "threshold": verifier.threshold, "results": rows}, ensure_ascii=False, indent=2)
+        )
     else:
         for r in rows:
             verdict = "ACCEPT" if r["accepted"] else "REJECT"
@@ -33,8 +34,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def add(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("verify", help="score candidates against a query: probability and ACCEPT/REJECT",
-                       description="Print the verifier's calibrated match probability and verdict per candidate.")
+    p = sub.add_parser(
+        "verify",
+        help="score candidates against a query: probability and ACCEPT/REJECT",
+        description="Print the verifier's calibrated match probability and verdict per candidate.",
+    )
     p.add_argument("query")
     p.add_argument("candidates", nargs="+", metavar="candidate")
     p.add_argument("--json", action="store_true", help="print JSON")

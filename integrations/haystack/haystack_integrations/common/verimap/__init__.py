@@ -12,8 +12,11 @@ from typing import TYPE_CHECKING, Any
 
 from verimap.optional import require
 
-require("haystack", install="'haystack-ai>=3.4,<4' (or verimap-haystack, which brings it)",
-        who="verimap's Haystack components")
+require(
+    "haystack",
+    install="'haystack-ai>=3.4,<4' (or verimap-haystack, which brings it)",
+    who="verimap's Haystack components",
+)
 
 from haystack import Document  # noqa: E402
 from haystack.utils import ComponentDevice  # noqa: E402
@@ -84,11 +87,11 @@ def document_text(
         )
     if not document.content.strip():
         return None
-    meta_values = [
-        str(document.meta[key]) for key in meta_fields_to_embed if document.meta.get(key) is not None
-    ]
+    meta_values = [str(document.meta[key]) for key in meta_fields_to_embed if document.meta.get(key) is not None]
     from verimap.inputs import check_unicode
 
     # A lone surrogate (Haystack can hold one when the id is given) is named by document id, not by position.
-    return check_unicode(prefix + embedding_separator.join([*meta_values, document.content]) + suffix,
-                         f"the text of Document {document.id!r}")
+    return check_unicode(
+        prefix + embedding_separator.join([*meta_values, document.content]) + suffix,
+        f"the text of Document {document.id!r}",
+    )

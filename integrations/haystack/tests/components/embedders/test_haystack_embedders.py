@@ -59,7 +59,9 @@ def test_document_embedder_sets_embeddings_without_mutating(doc_embedder, encode
 
 def test_document_embedder_batches_give_the_same_vectors(encoder):
     texts = [f"Sentence number {i} about dogs and men." for i in range(7)]
-    small = VerimapDocumentEmbedder(batch_size=2, progress_bar=False).run(documents=[Document(content=t) for t in texts])
+    small = VerimapDocumentEmbedder(batch_size=2, progress_bar=False).run(
+        documents=[Document(content=t) for t in texts]
+    )
     big = VerimapDocumentEmbedder(batch_size=64, progress_bar=False).run(documents=[Document(content=t) for t in texts])
     for a, b in zip(small["documents"], big["documents"]):
         assert torch.allclose(torch.tensor(a.embedding), torch.tensor(b.embedding), atol=1e-5)
@@ -67,7 +69,10 @@ def test_document_embedder_batches_give_the_same_vectors(encoder):
 
 def test_document_embedder_meta_fields_prefix_suffix(encoder):
     embedder = VerimapDocumentEmbedder(
-        meta_fields_to_embed=["title", "missing"], embedding_separator=" | ", prefix="passage: ", suffix="!",
+        meta_fields_to_embed=["title", "missing"],
+        embedding_separator=" | ",
+        prefix="passage: ",
+        suffix="!",
         progress_bar=False,
     )
     doc = Document(content="The dog bit the man.", meta={"title": "News"})

@@ -118,8 +118,11 @@ def test_retriever_score_kept_in_meta(ranker):
 # -- the point of it: near-misses -------------------------------------------------------------------------------------
 def test_true_match_first_and_near_miss_rejected(ranker, near_miss_case, separating_threshold):
     query, match, miss = near_miss_case
-    out = ranker.run(query=query, documents=[Document(content=miss, score=0.99), Document(content=match, score=0.98)],
-                     score_threshold=separating_threshold)
+    out = ranker.run(
+        query=query,
+        documents=[Document(content=miss, score=0.99), Document(content=match, score=0.98)],
+        score_threshold=separating_threshold,
+    )
     assert [d.content for d in out["documents"]][:1] == [match]
     assert miss in [d.content for d in out["rejected"]]
 
@@ -171,8 +174,9 @@ def test_filter_mode_keeps_incoming_order():
 @pytest.mark.parametrize("score_type, sign", [("similarity", 1.0), ("distance", -1.0)])
 def test_fuse_prior_retriever_reads_score_type(verifier, score_type, sign):
     incoming = (0.9, 0.8, 0.3, 0.5)
-    ranker = StructuralVerifierRanker(mode="fuse", fuse_prior="retriever", top_k=None, score_threshold=0.0,
-                                      retriever_score_type=score_type)
+    ranker = StructuralVerifierRanker(
+        mode="fuse", fuse_prior="retriever", top_k=None, score_threshold=0.0, retriever_score_type=score_type
+    )
     out = ranker.run(query=QUERY, documents=docs(incoming))
     expected = verifier.rank(QUERY, TEXTS, None, 0.0, mode="fuse", prior_scores=[sign * s for s in incoming])
     assert [d.content for d in out["documents"]] == [TEXTS[r.index] for r in expected]
@@ -233,8 +237,11 @@ def test_duplicates_by_id_are_merged(ranker):
 
 @pytest.mark.parametrize("threshold", [None, 0.0])
 def test_documents_without_text_go_to_rejected_with_score_zero(ranker, threshold):
-    empty = [Document(content=None, meta={"kind": "none"}), Document(content="", meta={"kind": "empty"}),
-             Document(content="   \n", meta={"kind": "blank"})]
+    empty = [
+        Document(content=None, meta={"kind": "none"}),
+        Document(content="", meta={"kind": "empty"}),
+        Document(content="   \n", meta={"kind": "blank"}),
+    ]
     out = ranker.run(query=QUERY, documents=[*empty, *docs()], score_threshold=threshold)
     kinds = [d.meta.get("kind") for d in out["rejected"]]
     assert kinds[-3:] == ["none", "empty", "blank"]  # after the verified rejections, never lost
@@ -250,8 +257,12 @@ def test_no_documents(ranker):
 
 def test_meta_fields_and_prefixes_are_read(verifier):
     ranker = StructuralVerifierRanker(
-        top_k=None, score_threshold=0.0, meta_fields_to_embed=["title"], embedding_separator=" | ",
-        query_prefix="q: ", document_prefix="d: ",
+        top_k=None,
+        score_threshold=0.0,
+        meta_fields_to_embed=["title"],
+        embedding_separator=" | ",
+        query_prefix="q: ",
+        document_prefix="d: ",
     )
     doc = Document(content="The dog bit the man.", meta={"title": "Local news"})
     out = ranker.run(query=QUERY, documents=[doc])
@@ -286,8 +297,17 @@ async def test_run_async_equals_run(ranker):
 # -- serialisation ----------------------------------------------------------------------------------------------------
 def test_to_dict_from_dict_round_trip():
     ranker = StructuralVerifierRanker(
-        top_k=4, score_threshold=0.3, mode="fuse", fuse_prior="retriever", scale_score=False, batch_size=16, meta_fields_to_embed=["title"],
-        embedding_separator=" ", query_prefix="q: ", document_prefix="d: ", retriever_score_type="distance",
+        top_k=4,
+        score_threshold=0.3,
+        mode="fuse",
+        fuse_prior="retriever",
+        scale_score=False,
+        batch_size=16,
+        meta_fields_to_embed=["title"],
+        embedding_separator=" ",
+        query_prefix="q: ",
+        document_prefix="d: ",
+        retriever_score_type="distance",
         device=ComponentDevice.from_str("cpu"),
     )
     data = ranker.to_dict()

@@ -12,7 +12,9 @@ from haystack_integrations.components.retrievers.verimap import VerifiedRetrieve
 
 @pytest.fixture(scope="module")
 def memory_retriever(memory_store):
-    retriever = VerifiedRetriever(retriever=InMemoryEmbeddingRetriever(document_store=memory_store), recall_k=5, top_k=3)
+    retriever = VerifiedRetriever(
+        retriever=InMemoryEmbeddingRetriever(document_store=memory_store), recall_k=5, top_k=3
+    )
     retriever.warm_up()
     return retriever
 
@@ -20,7 +22,9 @@ def memory_retriever(memory_store):
 @pytest.fixture(scope="module")
 def chroma_retriever(chroma_store):
     retriever = VerifiedRetriever(
-        retriever=ChromaEmbeddingRetriever(document_store=chroma_store), recall_k=5, top_k=3,
+        retriever=ChromaEmbeddingRetriever(document_store=chroma_store),
+        recall_k=5,
+        top_k=3,
         retriever_score_type="distance",
     )
     retriever.warm_up()
@@ -69,8 +73,11 @@ async def test_run_async_equals_run(verified):
 
 @pytest.mark.parametrize("which", ["memory", "chroma"])
 def test_default_is_fuse_with_maxsim_and_drops_nothing(which, memory_store, chroma_store, verifier):
-    inner = (InMemoryEmbeddingRetriever(document_store=memory_store) if which == "memory"
-             else ChromaEmbeddingRetriever(document_store=chroma_store))
+    inner = (
+        InMemoryEmbeddingRetriever(document_store=memory_store)
+        if which == "memory"
+        else ChromaEmbeddingRetriever(document_store=chroma_store)
+    )
     retriever = VerifiedRetriever(retriever=inner, recall_k=6, top_k=None)
     assert (retriever.mode, retriever.fuse_prior, retriever.score_threshold) == ("fuse", "maxsim", None)
     query = "Did the dog bite the man?"
@@ -89,8 +96,13 @@ def test_default_is_fuse_with_maxsim_and_drops_nothing(which, memory_store, chro
 
 def test_fuse_with_chroma_distances(chroma_store, verifier):
     retriever = VerifiedRetriever(
-        retriever=ChromaEmbeddingRetriever(document_store=chroma_store), recall_k=4, top_k=None,
-        score_threshold=0.0, mode="fuse", fuse_prior="retriever", retriever_score_type="distance",
+        retriever=ChromaEmbeddingRetriever(document_store=chroma_store),
+        recall_k=4,
+        top_k=None,
+        score_threshold=0.0,
+        mode="fuse",
+        fuse_prior="retriever",
+        retriever_score_type="distance",
     )
     query = "Did the dog bite the man?"
     out = retriever.run(query=query)
@@ -99,8 +111,11 @@ def test_fuse_with_chroma_distances(chroma_store, verifier):
     expected = verifier.rank(query, texts, None, 0.0, mode="fuse", prior_scores=[-x for x in distances])
     assert [texts[r.index] for r in expected] == texts
     maxsim = VerifiedRetriever(
-        retriever=ChromaEmbeddingRetriever(document_store=chroma_store), recall_k=4, top_k=None,
-        score_threshold=0.0, retriever_score_type="distance",
+        retriever=ChromaEmbeddingRetriever(document_store=chroma_store),
+        recall_k=4,
+        top_k=None,
+        score_threshold=0.0,
+        retriever_score_type="distance",
     ).run(query=query)  # fuse_prior="maxsim": the distances are not read
     texts = [d.content for d in maxsim["documents"]]
     assert [texts[r.index] for r in verifier.rank(query, texts, None, 0.0, mode="fuse")] == texts
@@ -113,13 +128,12 @@ def test_serialises_wrapped_retriever(which, memory_store, chroma_store):
         if which == "memory"
         else ChromaEmbeddingRetriever(document_store=chroma_store, top_k=7)
     )
-    component = VerifiedRetriever(retriever=inner, recall_k=9, top_k=2, score_threshold=0.4, mode="filter",
-                                  fuse_prior="retriever")
+    component = VerifiedRetriever(
+        retriever=inner, recall_k=9, top_k=2, score_threshold=0.4, mode="filter", fuse_prior="retriever"
+    )
     data = component.to_dict()
     assert data["init_parameters"]["fuse_prior"] == "retriever"
-    assert data["init_parameters"]["retriever"]["type"] == (
-        f"{type(inner).__module__}.{type(inner).__name__}"
-    )
+    assert data["init_parameters"]["retriever"]["type"] == (f"{type(inner).__module__}.{type(inner).__name__}")
     restored = VerifiedRetriever.from_dict(data)
     assert type(restored.retriever) is type(inner)
     assert restored.to_dict() == data and restored.fuse_prior == "retriever"

@@ -134,7 +134,10 @@ class VerimapDocumentEmbedder:
             chunk = items[start : start + self.batch_size]
             vectors = self._encoder.pooled([t for _, t in chunk], persist=self._persist).tolist()
             embeddings.update(zip((i for i, _ in chunk), vectors))
-        out = [replace(doc, embedding=embeddings[i]) if i in embeddings else replace(doc) for i, doc in enumerate(documents)]
+        out = [
+            replace(doc, embedding=embeddings[i]) if i in embeddings else replace(doc)
+            for i, doc in enumerate(documents)
+        ]
         return {"documents": out, "meta": {"model": self._encoder.encoder_id}}
 
     def to_dict(self) -> dict[str, Any]:
