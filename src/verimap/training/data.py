@@ -12,14 +12,13 @@ PAWS (any purpose), SugarCrepe (MIT / CC BY 4.0), CAD-SNLI (Apache-2.0 / CC BY-S
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import random
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from verimap.training.examples import DEV_FRACTION, Example, split_of  # noqa: F401 (re-exported)
 from verimap.training.rules import (
     any_perturbation,
     case_and_stop_edit,
@@ -33,20 +32,6 @@ from verimap.training.rules import (
 
 SHIPPABLE = ("paws_dev", "sugarcrepe", "cad_train", "breaking_nli", "banking77_train", "prompts")
 EVAL_ONLY = ("mrpc_train", "sick_train", "condaqa_dev", "scifact")
-DEV_FRACTION = 0.2
-
-
-@dataclass(frozen=True)
-class Example:
-    a: str
-    b: str
-    label: int  # 1 = b matches a; 0 = near-miss
-    kind: str
-    source: str
-    group: str
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def default_data_dir() -> Path:
@@ -63,12 +48,6 @@ def read_jsonl(path: Path) -> Iterator[dict]:
         for line in f:
             if line.strip():
                 yield json.loads(line)
-
-
-def split_of(group: str, dev_fraction: float = DEV_FRACTION) -> str:
-    """Deterministic split by source item: ``"dev"`` for ~``dev_fraction`` of groups, else ``"train"``."""
-    h = int(hashlib.sha256(group.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-    return "dev" if h < dev_fraction else "train"
 
 
 def _norm(text: str) -> str:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import random
 
-from verimap.training.data import Example, split_of
+from verimap.training.examples import Example, split_of
 
 ASK = [
     "How do I {v}?",
