@@ -87,6 +87,9 @@ def test_best_returns_the_highest_scoring_hit(plumbing_guard):
 
 def test_threshold_comes_from_the_call_then_the_guard_card_then_the_verifier(tmp_path, verifier, encoder):
     assert CacheGuard(verifier).threshold == verifier.threshold  # the shipped card has no guard section yet
+    assert CacheGuard(verifier).threshold_source == "verifier card"
+    own = CacheGuard(Verifier(encoder=encoder, threshold=0.3))
+    assert (own.threshold, own.threshold_source) == (0.3, "verifier")
     assert (CacheGuard(verifier, threshold=0.25).threshold, CacheGuard(verifier, 0.25).threshold_source) == (
         0.25,
         "given",

@@ -160,7 +160,8 @@ class CacheGuard:
         elif "threshold" in settings:
             self.threshold, self.threshold_source = settings["threshold"], "guard card"
         else:
-            self.threshold, self.threshold_source = verifier.threshold, "verifier card"
+            mine = verifier.threshold != verifier.card.threshold  # a Verifier(threshold=...) of the caller's
+            self.threshold, self.threshold_source = verifier.threshold, "verifier" if mine else "verifier card"
 
     def __repr__(self) -> str:
         return f"CacheGuard(threshold={self.threshold:.4g} ({self.threshold_source}), symmetric={self.symmetric!r})"

@@ -33,7 +33,7 @@ from langchain_core.caches import RETURN_VAL_TYPE, BaseCache
 from langchain_core.documents import Document
 from langchain_core.embeddings import Embeddings
 from langchain_core.load import dumps, load, loads
-from langchain_core.messages import AIMessage, AIMessageChunk
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, Generation, GenerationChunk
 from langchain_core.vectorstores import InMemoryVectorStore, VectorStore
 
@@ -42,7 +42,7 @@ from verimap.guard import CacheGuard
 from verimap.inputs import check_top_k, has_visible_text
 from verimap.optional import require
 
-__all__ = ["GuardedLookupCache", "VerifiedSemanticCache", "read_prompt"]
+__all__ = ["GuardedLookupCache", "Prompt", "VerifiedSemanticCache", "read_prompt"]
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +89,8 @@ def read_prompt(prompt: str) -> Prompt:
     try:
         messages = load(data, allowed_objects="messages")
     except Exception:  # a message type outside the safe list (e.g. a legacy ChatMessage): exact matches only
+        return Prompt(prompt, prompt)
+    if not all(isinstance(m, BaseMessage) for m in messages):  # e.g. escaped plain dicts: not a conversation
         return Prompt(prompt, prompt)
     last = messages[-1]
     if isinstance(last.content, str):
