@@ -26,6 +26,8 @@ BLOCKS = [  # (markdown file, sample name)
     ("docs/cli.md", "search"),
     ("docs/cli.md", "verify"),
     ("docs/cli.md", "config"),
+    ("docs/cli.md", "guard"),
+    ("docs/cache.md", "cache-cases"),
 ]
 FAQ = """# Travel FAQ
 
@@ -93,9 +95,65 @@ def config() -> str:
     return f"```toml\n{example_toml(card.threshold)}\n```"
 
 
+def guard() -> str:
+    """``verimap guard`` on issue 17's dark-mode example: the paraphrase and the near miss."""
+    from verimap.testing import CACHE_CASES
+
+    _, cached, paraphrase, near_miss = next(c for c in CACHE_CASES if c[0] == "dark-mode")
+    runs = [["guard", "--cached", cached, "--new", new] for new in (paraphrase, near_miss)]
+    return "```console\n" + "\n".join(f"{shell(argv)}\n{cli(*argv)}" for argv in runs) + "\n```"
+
+
+def cache_cases() -> str:
+    """The hand-written cache cases of the tests (verimap.testing.CACHE_CASES) under pooled cosine, MaxSim and the
+    guard: the paraphrase must be served, the near miss must not."""
+    from verimap.guard import CacheGuard
+    from verimap.scorers import MaxSim, PooledCosine
+    from verimap.shared import shared_verifier
+    from verimap.testing import CACHE_CASES
+
+    guard = CacheGuard(shared_verifier())
+    pooled, maxsim = PooledCosine(guard.verifier.encoder), MaxSim(guard.verifier.encoder)
+    pairs = [(new, cached) for _, cached, paraphrase, near_miss in CACHE_CASES for new in (paraphrase, near_miss)]
+    cos, late, verdicts = pooled.score_pairs(pairs), maxsim.score_pairs(pairs), guard.check_pairs(pairs)
+    rows = [
+        "| kind | pooled cosine: paraphrase / near miss | MaxSim: paraphrase / near miss | guard: paraphrase / near miss |",
+        "|---|---|---|---|",
+    ]
+
+    def mark(v) -> str:
+        return f"{v.score:.2f} {'hit' if v.hit else 'miss'}"
+
+    for k, (kind, *_) in enumerate(CACHE_CASES):
+        i, j = 2 * k, 2 * k + 1
+        rows.append(
+            f"| {kind} | {cos[i]:.2f} / {cos[j]:.2f}{' ✗' if cos[j] >= cos[i] else ''} "
+            f"| {late[i]:.2f} / {late[j]:.2f}{' ✗' if late[j] >= late[i] else ''} "
+            f"| {mark(verdicts[i])} / {mark(verdicts[j])} |"
+        )
+    n = len(CACHE_CASES)
+    above = sum(cos[2 * k + 1] >= cos[2 * k] for k in range(n))
+    late_above = sum(late[2 * k + 1] >= late[2 * k] for k in range(n))
+    served = sum(verdicts[2 * k].hit for k in range(n))
+    wrong = sum(verdicts[2 * k + 1].hit for k in range(n))
+    return (
+        "\n".join(rows)
+        + f"\n\nPooled cosine scores the near miss at or above the paraphrase in {above} of {n} cases, MaxSim in "
+        f"{late_above} (✗): no threshold on either serves the paraphrases without serving those near misses. The "
+        f"guard (threshold {guard.threshold:.4g}, from the {guard.threshold_source}) serves {served} of {n} "
+        f"paraphrases and {wrong} of {n} near misses."
+    )
+
+
 def render_all() -> dict[str, str]:
     """Every sample, by name."""
-    return {"readme-rank": readme_rank(), **search_and_verify(), "config": config()}
+    return {
+        "readme-rank": readme_rank(),
+        **search_and_verify(),
+        "config": config(),
+        "guard": guard(),
+        "cache-cases": cache_cases(),
+    }
 
 
 def replace_block(text: str, name: str, body: str) -> str:
