@@ -157,9 +157,11 @@ def evaluate(
         tail_kinds = [r.kind for r in sets["positives"]] + [r.kind for r in tree if r.label == 1]
         low = np.argsort(tail_scores, kind="stable")[: max(1, len(tail_scores) // 20)]
         table["5% lowest-scored dev positives: share that are same-meaning tree edits"][name] = float(
-            np.mean([tail_kinds[i] != "paraphrase" for i in low]))
+            np.mean([tail_kinds[i] != "paraphrase" for i in low])
+        )
         table["(same-meaning tree edits among all those dev positives)"][name] = float(
-            np.mean([k != "paraphrase" for k in tail_kinds]))
+            np.mean([k != "paraphrase" for k in tail_kinds])
+        )
         for kind in sorted({r.kind for r in tree}):
             idx = np.array([r.kind == kind for r in tree])
             lbl = tree[int(np.argmax(idx))].label
