@@ -1,11 +1,8 @@
-"""docs/serve.md's examples run: every Python and curl block that talks to ``http://127.0.0.1:8080`` is run against a
-real server (the URL replaced by its own), and prints what a reader is told it prints (the shape, not the scores:
-those move with the weights)."""
+"""docs/serve.md's curl lines run against a real server (the URL replaced by its own) and answer JSON, not an error.
+(The page's Python examples are run by scripts/docs_samples.py, whose outputs tests/test_house.py checks.)"""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import re
 import shutil
@@ -31,18 +28,6 @@ def test_the_page_has_its_examples():
     assert len(PYTHON) == 3 and any("cohere.ClientV2" in b for b in PYTHON)
     assert any("CohereRanker" in b for b in PYTHON) and any("CohereRerank" in b for b in PYTHON)
     assert len(SHELL) >= 4 and all("curl" in b for b in SHELL)
-
-
-@pytest.mark.parametrize("code", PYTHON, ids=["cohere", "haystack", "langchain"][: len(PYTHON)])
-def test_python_examples_run(code, base_url, verifier):
-    for module in re.findall(r"^from (\w+)", code, re.M):
-        pytest.importorskip(module)
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        exec(compile(code.replace(URL, base_url), str(DOC), "exec"), {"__name__": "docs_example"})
-    lines = out.getvalue().splitlines()
-    assert len(lines) == 2 and all(re.match(r"\d\.\d{3}  ", line) for line in lines), lines
-    assert lines[0].endswith("The dog bit the man.")  # the true match first
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")

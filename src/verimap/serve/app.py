@@ -358,7 +358,7 @@ def create_app(
         """text-embeddings-inference's rerank API: a JSON list of ``{index, score}``, best first."""
         body = await read(request, wire.TEIRerank)
         query = wire.checked_query(body.query)
-        texts = wire.document_texts(body.texts, "texts", max_documents)
+        texts = wire.document_texts(body.texts, "texts", max_documents, objects=False)
         ranking = await service.run(
             request,
             len(texts),

@@ -186,22 +186,23 @@ def check_count(items: Sequence[Any], name: str, limit: int) -> None:
         raise RequestError(("body", name), f"at most {limit} per request, got {len(items)}", kind="too_long")
 
 
-def document_texts(items: list[Any], name: str, limit: int, *, rank_fields: list[str] | None = None) -> list[str]:
-    """The text of each document: a string, or (``rank_fields`` given or not) an object whose ``rank_fields``
-    (default ``["text"]``) are strings, joined by newlines in that order. TEI's ``texts`` pass
-    ``rank_fields=None`` and hold strings only."""
+def document_texts(
+    items: list[Any], name: str, limit: int, *, objects: bool = True, rank_fields: list[str] | None = None
+) -> list[str]:
+    """The text of each document: a string, or (with ``objects``: Cohere's documents) an object whose
+    ``rank_fields`` (default ``["text"]``) are strings, joined by newlines in that order."""
     check_count(items, name, limit)
     fields = rank_fields or ["text"]
     texts = []
     for i, item in enumerate(items):
         loc = ("body", name, i)
-        if isinstance(item, dict) and name == "documents":
+        if isinstance(item, dict) and objects:
             values = [item[f] for f in fields if f in item]
             if not values or not all(isinstance(v, str) for v in values):
                 raise RequestError(loc, f"an object needs string field(s) {', '.join(map(repr, fields))}")
             item = "\n".join(values)
         elif not isinstance(item, str):
-            wanted = "a string or an object with a string 'text'" if name == "documents" else "a string"
+            wanted = "a string or an object with a string 'text'" if objects else "a string"
             raise RequestError(loc, f"must be {wanted}, got {json_type(item)}")
         texts.append(checked_text(item, loc))
     return texts
