@@ -2,7 +2,8 @@
 
 Each sample sits between ``<!-- sample:NAME:begin -->`` and ``<!-- sample:NAME:end -->`` in a markdown file;
 this script runs what the sample shows (the CLI in-process on a small FAQ indexed into a temporary store, the
-README's Python snippet, the config defaults) and replaces the block. ``tests/test_house.py`` checks that the
+README's Python snippet, the config defaults, docs/serve.md's client examples against a real server on loopback)
+and replaces the block. ``tests/test_house.py`` checks that the
 blocks are still what the code prints.
 
     python scripts/docs_samples.py            # rewrite the blocks
@@ -28,7 +29,12 @@ BLOCKS = [  # (markdown file, sample name)
     ("docs/cli.md", "config"),
     ("docs/cli.md", "guard"),
     ("docs/cache.md", "cache-cases"),
+    ("docs/serve.md", "serve-curl"),
+    ("docs/serve.md", "serve-cohere"),
+    ("docs/serve.md", "serve-haystack"),
+    ("docs/serve.md", "serve-langchain"),
 ]
+SERVE_URL = "http://127.0.0.1:8080"  # where docs/serve.md's examples point; the samples run them on a free port
 FAQ = """# Travel FAQ
 
 Flights from Paris to Rome leave every two hours from Terminal 2.
@@ -145,6 +151,70 @@ def cache_cases() -> str:
     )
 
 
+def example_before(text: str, name: str) -> tuple[str, str]:
+    """The code block just before sample ``name``'s marker: ``(language, code)``."""
+    head = text[: text.index(f"<!-- sample:{name}:begin -->")]
+    end = head.rindex("```")
+    start = head.rindex("```", 0, end)
+    language, _, code = head[start + 3 : end].partition("\n")
+    return language.strip(), code
+
+
+def serve_samples() -> dict[str, str]:
+    """docs/serve.md's examples, each run against a real app (uvicorn in a thread, a free loopback port) whose
+    verifier has a token cache of its own, so the figures do not depend on what ran before in the process."""
+    import json
+    import re
+    import socket
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    from verimap.cache import TokenCache
+    from verimap.serve import create_app
+    from verimap.shared import shared_encoder
+    from verimap.verifier import Verifier
+
+    doc = (ROOT / "docs" / "serve.md").read_text(encoding="utf-8")
+    app = create_app(Verifier(encoder=shared_encoder().with_cache(TokenCache())))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    samples = {}
+    try:
+        for name in [n for p, n in BLOCKS if p == "docs/serve.md"]:
+            language, code = example_before(doc, name)
+            if language == "bash":  # a curl line: the same request, its JSON answer (the id is new every time)
+                route = re.search(re.escape(SERVE_URL) + r"(/\S+)", code).group(1)
+                payload = json.loads(re.search(r"-d '(.*)'", code, re.S).group(1))
+                body = httpx.post(url + route, json=payload, timeout=60).json()
+                body["id"] = "…"
+                # Rounded: the last digits move with torch's thread count, and a sample must not.
+                for result in body["results"]:
+                    result.update({k: round(v, 4) for k, v in result.items() if isinstance(v, float)})
+                shown = json.dumps(body, indent=2, ensure_ascii=False)
+                samples[name] = (
+                    "It prints (the `id` is new every time; scores rounded here):\n\n```json\n" + shown + "\n```"
+                )
+            else:
+                out = io.StringIO()
+                with contextlib.redirect_stdout(out):
+                    exec(compile(code.replace(SERVE_URL, url), "docs/serve.md", "exec"), {"__name__": "docs"})
+                samples[name] = "It prints:\n\n```text\n" + out.getvalue().rstrip() + "\n```"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+    return samples
+
+
 def render_all() -> dict[str, str]:
     """Every sample, by name."""
     return {
@@ -153,6 +223,7 @@ def render_all() -> dict[str, str]:
         "config": config(),
         "guard": guard(),
         "cache-cases": cache_cases(),
+        **serve_samples(),
     }
 
 
