@@ -34,6 +34,7 @@ from verimap.network import NetworkConfig, build_network
 from verimap.parse import PARSER_ID
 from verimap.simmap import CHANNELS, structure_maps
 from verimap.training.data import Example, build, default_data_dir, read_user_pairs, split_of
+from verimap.training.guard_fit import CACHE_SOURCES, fit_guard
 
 
 @dataclass
@@ -387,6 +388,10 @@ def train(
     )
     weights_io.save(net.cpu(), card, out, adapter_state)
     log(f"saved {out} (threshold {threshold:.3f}, dev AUC {metrics['dev_auc']:.4f}) in {time.time() - t0:.0f}s")
+    if set(config.sources) & set(CACHE_SOURCES) and not config.adapter_rank:
+        # Weights that saw prompt-prompt pairs get the cache guard's own threshold (training/guard_fit.py).
+        section = fit_guard(out, data_dir, target_tar=config.target_tar, encoder=encoder)
+        log(f"guard threshold {section['threshold']} (cache-shaped dev AUC {section['dev_auc']})")
     return metrics
 
 

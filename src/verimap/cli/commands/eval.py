@@ -26,6 +26,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from verimap.cache import TokenCache
     from verimap.evaluation.retrieval import scifact_rows
     from verimap.evaluation.suite import build_sets, evaluate, to_markdown, word_overlap
+    from verimap.guard import CacheGuard
     from verimap.scorers import MaxSim, PooledCosine
 
     cfg = resolve(args)
@@ -42,6 +43,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         scorers["pooled cosine (tuned)"] = PooledCosine(verifier.encoder).score_pairs
         scorers["MaxSim (tuned)"] = MaxSim(verifier.encoder).score_pairs
     scorers["verifier"] = verifier.score_pairs
+    # The cache guard reads each pair both ways (its own rule): its column is what the cache-shaped rows are for.
+    guard = CacheGuard(verifier, threshold=verifier.threshold)
+    scorers["guard"] = lambda pairs: [v.score for v in guard.check_pairs(pairs, reasons=False, warn=False)]
     sets = build_sets(data, limit=args.limit)
     table = evaluate(scorers, sets, {"verifier": verifier.threshold})
     if args.scifact:
