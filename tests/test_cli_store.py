@@ -66,7 +66,7 @@ def test_index_reports_counts(capsys, tmp_path, kb):
     rc, out, err = index(capsys, tmp_path, kb)
     assert rc == 0, err
     # faq.md: heading + intro, true match, near-miss, bag paragraph, check-in = 5 passages; more.jsonl: 2
-    assert "indexed 7 passage(s) from 2 file(s)" in out
+    assert "indexed 7 passage(s) of 7 document(s) from 2 file(s)" in out
     assert "the store now holds 7" in out
     assert "1 file(s) in directories ignored" in out
 
@@ -319,7 +319,7 @@ def test_one_bad_jsonl_line_skips_that_line_only(capsys, tmp_path):
     )
     rc, out, err = index(capsys, tmp_path, src)
     assert rc == 1  # something was skipped: not silent
-    assert "indexed 2 passage(s) from 1 file(s)" in out and "3 JSONL line(s) skipped" in out
+    assert "indexed 2 passage(s) of 2 document(s) from 1 file(s)" in out and "3 JSONL line(s) skipped" in out
     assert f"skipped {src}: line 2: not valid JSON" in err
     assert f"skipped {src}: line 4: expected a JSON object" in err
     assert f"skipped {src}: line 5: not UTF-8 text" in err

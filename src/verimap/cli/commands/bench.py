@@ -1,9 +1,12 @@
-"""``verimap bench speed|cache``: latency against a cross-encoder-shaped forward, and what the token cache costs.
+"""``verimap bench speed|cache|index``: latency against a cross-encoder, what the token store costs, indexing speed.
 
 ``speed``: cross-encoder-shaped forward, pooled cosine, MaxSim and the verifier, cold and warm, for 10/50/100
 candidates, plus the verifier network's share, indexing throughput, bytes per cached passage and peak memory
 (on SciFact sentences from the data folder, or on demo passages without one).
-``cache``: each storage format's effect on verifier, MaxSim and pooled-cosine scores of dev pairs.
+``cache``: each storage option's bytes per passage and its effect on verifier and MaxSim scores (dev pairs and
+SciFact query-passage pairs) and on dev ROC-AUCs.
+``index``: ``verimap index`` end to end on a BEIR corpus (``--corpus``, default the SciFact folder of the data
+folder): documents/s, passages/s, each part's share of the time (encoder, spaCy parse, upserts ...), token bytes.
 The data folder is ``--data``, else ``data`` in verimap.toml, else ``$VERIMAP_DATA_DIR``.
 With ``--write docs/benchmarks.md`` the table replaces its block there (``--png`` also saves the speed plot).
 """
@@ -51,12 +54,32 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if args.png:
             bench.speed_plot(report, Path(args.png))
             md += f"\n\n![rerank latency]({Path(args.png).name})"
-    else:
+    elif args.what == "cache":
         if args.pairs < 2:
             raise CLIError("--pairs must be at least 2")
         data = data_folder(args, cfg)
         verifier = make_verifier(cfg, make_encoder(cfg, cache=False))
-        md = bench.cache_markdown(bench.bench_cache(verifier, data, args.pairs), args.pairs)
+        table = bench.bench_cache(verifier, data, args.pairs, auc_limit=args.auc_limit, scifact_docs=args.scifact_docs)
+        md = bench.cache_markdown(table, args.pairs)
+    else:
+        if args.docs is not None and args.docs < 1:
+            raise CLIError("--docs must be a positive integer")
+        corpus = Path(args.corpus) if args.corpus else data_folder(args, cfg) / "scifact"
+        if not corpus.is_dir():
+            raise CLIError(f"no corpus folder {corpus}")
+        encoder = make_encoder(cfg, cache=TokenCache())  # its own: the bench times its parser and model
+        try:
+            report = bench.bench_index_corpus(
+                encoder,
+                corpus,
+                args.docs,
+                max_tokens=cfg.passage_tokens,
+                overlap=cfg.passage_overlap,
+                keep=Path(args.keep) if args.keep else None,
+            )
+        except ValueError as exc:
+            raise CLIError(str(exc)) from exc
+        md = bench.index_markdown(report)
     print(md)
     if args.write:
         write_block(Path(args.write), f"bench-{args.what}", md)
@@ -66,17 +89,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "bench",
-        help="speed and token-cache benchmarks",
+        help="speed, token-store and indexing benchmarks",
         description=help_text(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("what", choices=("speed", "cache"))
+    p.add_argument("what", choices=("speed", "cache", "index"))
     p.add_argument("--weights", help="verifier weights (default: shipped)")
     add_data_argument(p)
     p.add_argument("--candidates", type=int, nargs="+", default=[10, 50, 100], help="candidates per request")
     p.add_argument("--repeats", type=int, default=7, help="timed calls per measurement (median reported)")
     p.add_argument("--index-docs", type=int, default=500, help="passages for the indexing measurement")
     p.add_argument("--pairs", type=int, default=1000, help="dev pairs for `cache`")
+    p.add_argument("--auc-limit", type=int, default=300, help="`cache`: rows per dev AUC set")
+    p.add_argument("--scifact-docs", type=int, default=300, help="`cache`: SciFact abstracts for query-passage pairs")
+    p.add_argument("--corpus", metavar="DIR", help="`index`: a BEIR folder (default: <data>/scifact)")
+    p.add_argument("--docs", type=int, help="`index`: only the first N documents")
+    p.add_argument("--keep", metavar="DIR", help="`index`: index into this new directory and keep it")
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     p.add_argument("--write", help="replace this benchmark's block in a markdown file (e.g. docs/benchmarks.md)")
     p.add_argument("--png", help="`speed`: also save the latency plot here (e.g. docs/bench-speed.png)")
