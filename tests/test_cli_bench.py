@@ -89,3 +89,33 @@ def test_bench_index_reports_throughput_parts_and_bytes(tmp_path, capsys, shared
 def test_bench_bad_arguments_are_clear_errors(argv, capsys):
     assert main(argv) == 2
     assert "verimap: error:" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_bench_serve_writes_its_table(tmp_path, capsys, shared_data):
+    pytest.importorskip("chromadb")
+    pytest.importorskip("uvicorn")
+    md = tmp_path / "benchmarks.md"
+    md.write_text("# Benchmarks\n\nkept text\n")
+    argv = ["bench", "serve", "--data", str(shared_data), "--candidates", "8", "--repeats", "2", "--requests", "16"]
+    assert main([*argv, "--concurrency", "4", "--search-repeats", "1", "--threads", "1", "--write", str(md)]) == 0
+    out = capsys.readouterr().out
+    for row in ("in process: `Verifier.rank`, warm", "HTTP: `POST /v2/rerank`", "a `verimap search` process per query"):
+        assert row in out
+    assert "16 requests of 8 candidates from 4 concurrent clients" in out and "0 errors" in out
+    assert "0 differed" in out
+    text = md.read_text()
+    assert "kept text" in text and text.count("<!-- bench-serve:begin -->") == 1
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["bench", "serve", "--candidates", "10", "50"],
+        ["bench", "serve", "--concurrency", "0"],
+        ["bench", "serve", "--requests", "-1"],
+    ],
+)
+def test_bench_serve_bad_arguments_are_clear_errors(argv, capsys):
+    assert main(argv) == 2
+    assert "verimap: error:" in capsys.readouterr().err

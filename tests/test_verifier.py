@@ -113,6 +113,32 @@ def test_explain_gives_map_tokens_best_matches(verifier):
     assert "REJECT" in e.to_text() or "ACCEPT" in e.to_text()
 
 
+def test_explanation_to_dict_is_json_ready(verifier):
+    import json
+
+    ex = verifier.explain("Did the dog bite the man?", "The man bit the dog.")
+    d = json.loads(json.dumps(ex.to_dict()))
+    assert d["query_tokens"] == ex.query_tokens and d["candidate_tokens"] == ex.doc_tokens
+    assert d["score"] == round(ex.score, 6) and d["accepted"] == ex.accepted and d["threshold"] == ex.threshold
+    assert [b["match"] for b in d["best_match"]] == [ex.doc_tokens[j] for j, _ in ex.best_match]
+    assert d["unmatched"] == ex.unmatched() and len(d["map"]) == len(ex.query_tokens)
+    empty = verifier.explain("Did the dog bite the man?", "").to_dict()
+    assert empty["candidate_tokens"] == [] and {b["match"] for b in empty["best_match"]} == {None}
+
+
+def test_symmetric_pairs_read_both_ways(verifier):
+    pairs = [("How do I enable 2FA?", "How do I turn on two-factor login?"), ("the man bit the dog", "the dog")]
+    swapped = [(b, a) for a, b in pairs]
+    one_way, other_way = verifier.score_pairs(pairs, symmetric=False), verifier.score_pairs(swapped, symmetric=False)
+    both = verifier.score_pairs(pairs, symmetric=True)
+    # Whichever side comes first, the same score; a mean of two logits lies between them (sigmoid is monotone).
+    assert both == pytest.approx(verifier.score_pairs(swapped, symmetric=True), abs=1e-6)
+    for s, x, y in zip(both, one_way, other_way):
+        assert min(x, y) - 1e-9 <= s <= max(x, y) + 1e-9
+    assert verifier.score_pairs(pairs) == (both if verifier.card.symmetric else one_way)  # None: the card's reading
+    assert verifier.score_pairs([], symmetric=True) == []
+
+
 def test_long_documents_are_read_in_windows(verifier):
     """A true match buried at the end of a long passage is still found (no silent cropping)."""
     q, match, _ = TEXTBOOK[1]

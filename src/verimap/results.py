@@ -14,6 +14,11 @@ key                    value
 ``retriever_score``    the finite score the document arrived with, when it had one
 ``verimap_rejected``   only where an adapter returns set-aside documents in the same list as the kept ones
                        (LangChain's ``return_rejected=True``): ``True`` on those, ``False`` on kept ones
+``guard_score``        cached entries judged by the semantic-cache guard (:mod:`verimap.guard`): the
+                       probability that the new prompt means what the entry's prompt meant
+``guard_hit``          the guard's verdict: serve this entry's answer
+``guard_reason``       on a miss, the kind of mismatch when the verifier can tell (:data:`verimap.guard.REASONS`),
+                       else ``None``
 =====================  ===================================================================================
 
 Deprecated alias, written too until verimap 0.3: ``verimap_score`` (LangChain's name for ``verifier_score``
@@ -26,15 +31,21 @@ before 0.2).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from verimap.policy import RankResult
+
+if TYPE_CHECKING:
+    from verimap.guard import Verdict
 
 RELEVANCE_SCORE = "relevance_score"
 VERIFIER_SCORE = "verifier_score"
 VERIFIER_ACCEPTED = "verifier_accepted"
 RETRIEVER_SCORE = "retriever_score"
 REJECTED = "verimap_rejected"
+GUARD_SCORE = "guard_score"
+GUARD_HIT = "guard_hit"
+GUARD_REASON = "guard_reason"
 
 ALIASES = {"verimap_score": VERIFIER_SCORE}
 """Deprecated key → the key whose value it repeats (written by adapters that used the old name, until 0.3)."""
@@ -61,4 +72,18 @@ def result_fields(
         fields[REJECTED] = rejected
     if aliases:
         fields.update({old: fields[new] for old, new in ALIASES.items()})
+    return fields
+
+
+def guard_fields(verdict: Verdict, incoming: float | None = None) -> dict[str, Any]:
+    """The keys to add to a cached entry's metadata for the guard's ``verdict`` (``incoming``: its retriever score,
+    read with :func:`verimap.policy.finite_score`; ``None``: no ``retriever_score``).
+
+    >>> from verimap.guard import Verdict
+    >>> guard_fields(Verdict(hit=False, score=0.12, reason="negation"))
+    {'guard_score': 0.12, 'guard_hit': False, 'guard_reason': 'negation'}
+    """
+    fields: dict[str, Any] = {GUARD_SCORE: verdict.score, GUARD_HIT: bool(verdict.hit), GUARD_REASON: verdict.reason}
+    if incoming is not None:
+        fields[RETRIEVER_SCORE] = incoming
     return fields

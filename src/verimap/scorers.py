@@ -36,11 +36,14 @@ class Scorer:
         return self.score_pairs([(query, d) for d in documents])
 
     def score_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[float]:
+        encoded = self.encode_pairs(pairs)
+        return self._score_encoded(encoded) if encoded else []
+
+    def encode_pairs(self, pairs: Sequence[tuple[str, str]]) -> list[tuple[Encoded, Encoded]]:
+        """``pairs`` checked (:func:`verimap.inputs.check_pairs`) and encoded, each distinct text once."""
         pairs = check_pairs(pairs)
-        if not pairs:
-            return []
         enc = self.encode_unique([t for p in pairs for t in p])
-        return self._score_encoded([(enc[a], enc[b]) for a, b in pairs])
+        return [(enc[a], enc[b]) for a, b in pairs]
 
     def encode_unique(self, texts: Sequence[str]) -> dict[str, Encoded]:
         unique = list(dict.fromkeys(texts))

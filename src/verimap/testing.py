@@ -13,7 +13,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, settings
 
-__all__ = ["FAST", "HUGE", "ODD", "encoder", "verifier"]
+__all__ = ["CACHE_CASES", "FAST", "HUGE", "ODD", "cache_cases", "encoder", "verifier"]
 
 # Test inputs are tiny: on a 2-core machine shared with other processes, torch's intra-op pool spins against them
 # and one verifier forward took 1.0 s with two threads vs 0.014 s with one (measured). So suites run single-threaded.
@@ -31,6 +31,128 @@ ODD = sorted(set("abc dog bit man 🐶👨‍👩‍👧 الكلب שלום 狗
 """Characters for odd-Unicode property tests: emoji and ZWJ sequences, RTL, CJK, zero-width, controls, combining."""
 HUGE = ("The dog bit the man near the old harbour wall. " * 2200)[:100_000]
 """A 100,000-character text, far over the encoder's length."""
+
+CACHE_CASES = [
+    (
+        "antonym-add-remove",
+        "How do I add a second language to my keyboard?",
+        "How can I put another language on my keyboard?",
+        "How do I remove a second language from my keyboard?",
+    ),
+    (
+        "antonym-increase-decrease",
+        "How do I increase the text size on my watch?",
+        "How can I make the text bigger on my watch?",
+        "How do I decrease the text size on my watch?",
+    ),
+    (
+        "antonym-avoid-eat",
+        "Which foods should I avoid during pregnancy?",
+        "What foods are unsafe to eat while pregnant?",
+        "Which foods should I eat during pregnancy?",
+    ),
+    (
+        "antonym-prevent-cause",
+        "What can prevent mold in the bathroom?",
+        "How do I stop mold from growing in the bathroom?",
+        "What can cause mold in the bathroom?",
+    ),
+    (
+        "negation",
+        "Which airlines don't charge for checked bags?",
+        "Which airlines let you check a bag for free?",
+        "Which airlines charge for checked bags?",
+    ),
+    (
+        "direction",
+        "How do I transfer my contacts from Android to iPhone?",
+        "How can I move my contacts to an iPhone from an Android phone?",
+        "How do I transfer my contacts from iPhone to Android?",
+    ),
+    (
+        "role",
+        "Can my doctor share my records with my insurer?",
+        "Is my doctor allowed to give my records to my insurer?",
+        "Can my insurer share my records with my doctor?",
+    ),
+    (
+        "number",
+        "Book a flight to Lisbon for 2 adults.",
+        "Book a Lisbon flight for two adults.",
+        "Book a flight to Lisbon for 3 adults.",
+    ),
+    (
+        "unit",
+        "How many calories does a 5 km run burn?",
+        "How many calories do I burn running 5 km?",
+        "How many calories does a 5 mile run burn?",
+    ),
+    (
+        "entity",
+        "How do I print on my Canon printer?",
+        "How can I print with my Canon printer?",
+        "How do I print on my Epson printer?",
+    ),
+    (
+        "temporal",
+        "Is it better to water plants before sunrise?",
+        "Should plants be watered before the sun comes up?",
+        "Is it better to water plants after sunrise?",
+    ),
+    (
+        "comparative",
+        "Is a heat pump cheaper to run than a gas boiler?",
+        "Does a heat pump cost less to run than a gas boiler?",
+        "Is a heat pump more expensive to run than a gas boiler?",
+    ),
+    (
+        "dark-mode",  # issue 17's own example
+        "How do I switch on dark mode in the mail app?",
+        "How can I enable the mail app's dark theme?",
+        "How do I switch off dark mode in the mail app?",
+    ),
+]
+"""Semantic-cache cases for every front door of the guard, written by hand for the tests (not by the training rules):
+``(kind, cached prompt, a paraphrase that must be served from cache, a near miss that must reach the model)``, one
+per near-miss kind, and issue 17's dark-mode example."""
+
+SHIPPED_PARAPHRASE_MISSED = {
+    "antonym-add-remove",
+    "antonym-avoid-eat",
+    "negation",
+    "direction",
+    "role",
+    "unit",
+    "temporal",
+    "dark-mode",
+}
+"""The :data:`CACHE_CASES` whose paraphrase the shipped weights' guard does not serve."""
+SHIPPED_NEAR_MISS_HIT = {
+    "antonym-increase-decrease",
+    "antonym-avoid-eat",
+    "antonym-prevent-cause",
+    "negation",
+    "direction",
+    "role",
+    "number",
+    "temporal",
+    "comparative",
+    "dark-mode",
+}
+"""The :data:`CACHE_CASES` whose near miss the shipped weights' guard serves from cache."""
+SHIPPED_GUARD = "shipped weights predate the prompt-prompt guard (issue 17): cosine-only network, passage threshold"
+
+
+def cache_cases(failing: set[str]) -> list:
+    """:data:`CACHE_CASES` as pytest parameters ``(cached, paraphrase, near_miss)`` with ids, those in ``failing``
+    marked strict xfails: what the shipped weights get wrong stays recorded, and weights that fix a case make its test
+    fail until the case is taken off the list (:data:`SHIPPED_PARAPHRASE_MISSED`, :data:`SHIPPED_NEAR_MISS_HIT`)."""
+    return [
+        pytest.param(
+            *case[1:], id=case[0], marks=pytest.mark.xfail(case[0] in failing, reason=SHIPPED_GUARD, strict=True)
+        )
+        for case in CACHE_CASES
+    ]
 
 
 @pytest.fixture(scope="session")

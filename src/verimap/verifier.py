@@ -15,6 +15,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -64,6 +65,25 @@ class Explanation:
             lines.append(f"  {tok:>15} → {target:<15} {s:+.2f}{'   (no good match)' if s < 0.5 else ''}")
         return "\n".join(lines)
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready values: what ``verimap explain --json`` prints and ``POST /explain`` returns (score to 6
+        decimals, cosines to 4; ``match`` is ``None`` for an empty document)."""
+        return {
+            "score": round(self.score, 6),
+            "accepted": self.accepted,
+            "threshold": self.threshold,
+            "reason": self.reason,
+            "reason_tokens": [list(pair) for pair in self.reason_tokens],
+            "query_tokens": self.query_tokens,
+            "candidate_tokens": self.doc_tokens,
+            "best_match": [
+                {"token": t, "match": self.doc_tokens[j] if j >= 0 else None, "cosine": round(s, 4)}
+                for t, (j, s) in zip(self.query_tokens, self.best_match)
+            ],
+            "unmatched": self.unmatched(),
+            "map": [[round(float(v), 4) for v in row] for row in self.map],
+        }
+
 
 def _window(parse, start: int, end: int):
     return None if parse is None else parse.window(start, end)
@@ -111,20 +131,32 @@ class Verifier(Scorer):
             raise ValueError(f"threshold must be in [0, 1], got {threshold!r}")
 
     # -- scoring -----------------------------------------------------------------------------------------------
-    def _score_encoded(self, pairs: list[tuple[Encoded, Encoded]]) -> list[float]:
-        logits = self.pair_logits(pairs)
+    def score_pairs(self, pairs: Sequence[tuple[str, str]], *, symmetric: bool | None = None) -> list[float]:
+        """Calibrated probability per ``(a, b)`` pair, ``a`` read as the query.
+
+        :param symmetric: read every pair both ways and average the two logits, as weights whose card says
+            ``symmetric`` always do: for two texts where neither is the query (two prompts, two answers).
+            ``None``: the card's setting.
+        """
+        encoded = self.encode_pairs(pairs)
+        return self._score_encoded(encoded, symmetric=symmetric) if encoded else []
+
+    def _score_encoded(self, pairs: list[tuple[Encoded, Encoded]], *, symmetric: bool | None = None) -> list[float]:
+        logits = self.pair_logits(pairs, symmetric=symmetric)
         cal = self.card.calibration
         z = torch.tensor([0.0 if x is None else x for x in logits], dtype=torch.float64)
         probs = torch.sigmoid(cal["scale"] * z + cal["bias"]).tolist()
         return [0.0 if x is None else p for x, p in zip(logits, probs)]  # a side with no tokens matches nothing
 
-    def pair_logits(self, pairs: list[tuple[Encoded, Encoded]]) -> list[float | None]:
+    def pair_logits(self, pairs: list[tuple[Encoded, Encoded]], *, symmetric: bool | None = None) -> list[float | None]:
         """Raw network logit per pair (``None`` where a side has no tokens).
 
         Texts longer than the map are read in windows (see :meth:`_directional`), so nothing is cut.
+
+        :param symmetric: average with the reversed pair's logit (``None``: the card's ``symmetric``).
         """
         direct = self._directional(pairs)
-        if not self.card.symmetric:
+        if not (self.card.symmetric if symmetric is None else symmetric):
             return direct
         reverse = self._directional([(b, a) for a, b in pairs])
         return [None if x is None else (x + y) / 2 for x, y in zip(direct, reverse)]

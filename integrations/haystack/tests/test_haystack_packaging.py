@@ -14,6 +14,7 @@ import pytest
         "haystack_integrations.components.rankers.verimap",
         "haystack_integrations.components.retrievers.verimap",
         "haystack_integrations.components.embedders.verimap",
+        "haystack_integrations.components.caching.verimap",
     ],
 )
 def test_importing_a_component_without_haystack_names_the_package_to_install(module):

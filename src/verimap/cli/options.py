@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -164,6 +165,44 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
             if not isinstance(obj, dict):
                 raise CLIError(f"{path}:{n}: expected a JSON object")
             yield n, obj
+
+
+def read_text_rows(path: str, fields: Sequence[str]) -> list[dict]:
+    """The objects of a JSONL file (see :func:`read_jsonl`) whose ``fields`` all hold text; a missing or non-string
+    field, or a lone surrogate (a ``"\\ud800"`` escape, which no tokenizer can read), is a CLIError naming file, line
+    and field."""
+    rows = []
+    for n, obj in read_jsonl(Path(path)):
+        for key in fields:
+            if not isinstance(obj.get(key), str):
+                raise CLIError(f"{path}:{n}: field {key!r} must be a string")
+            try:
+                check_unicode(obj[key], f"field {key!r}")
+            except ValueError as exc:
+                raise CLIError(f"{path}:{n}: {exc}") from None
+        rows.append(obj)
+    return rows
+
+
+def write_annotated(
+    args: argparse.Namespace, rows: list[dict], desc: str, annotate: Callable[[list[dict]], list[dict]]
+) -> None:
+    """Write each row with the fields ``annotate(batch)`` gives it added, in order, ``--batch-size`` rows at a time,
+    to ``--output`` (default stdout), with a progress bar on stderr unless ``--quiet``: the JSONL contract of
+    ``score-pairs`` and ``guard``."""
+    from tqdm import tqdm
+
+    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
+    try:
+        with tqdm(total=len(rows), desc=desc, unit="pair", file=sys.stderr, disable=args.quiet) as bar:
+            for start in range(0, len(rows), args.batch_size):
+                chunk = rows[start : start + args.batch_size]
+                for obj, added in zip(chunk, annotate(chunk)):
+                    out.write(json.dumps({**obj, **added}, ensure_ascii=False) + "\n")
+                bar.update(len(chunk))
+    finally:
+        if out is not sys.stdout:
+            out.close()
 
 
 def write_block(path: Path, name: str, body: str) -> None:

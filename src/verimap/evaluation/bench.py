@@ -1,4 +1,4 @@
-"""Speed and cache benchmarks (``verimap bench speed`` / ``verimap bench cache``): every figure from one run.
+"""Speed, cache, indexing and service benchmarks (``verimap bench speed|cache|index|serve``): every figure from one run.
 
 Speed compares, on the same query and candidates, a cross-encoder-shaped forward of the same MiniLM backbone over
 (query, doc) pairs (the latency reference; an untrained head, since only its cost matters), pooled cosine, MaxSim
@@ -12,20 +12,31 @@ per passage (vectors, pooled vector and parse, as the token file holds them).
 
 Index measures ``verimap index`` end to end on a BEIR corpus (SciFact by default): splitting into passages,
 encoding, parsing, the codec, upserts and the token file, with each part's share of the time.
+
+Serve measures what HTTP adds: one warm rerank in process, through ``verimap serve`` (a child process), and as a
+``verimap search`` process per query; then a load of concurrent clients (:func:`load`, also what the slow load test
+drives).
 """
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import json
 import os
 import resource
+import socket
 import sqlite3
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -581,5 +592,248 @@ def index_markdown(r: IndexReport) -> str:
         f"- Token file: {r.row_bytes / r.rows:.0f} bytes per passage in its rows (vectors, pooled vector, parse) = "
         f"{r.row_bytes / r.fp32_bytes:.3f} × fp32 ColBERT-style storage; {r.file_bytes / r.rows:.0f} bytes per "
         f"passage on disk with SQLite's keys and pages ({r.file_bytes / r.fp32_bytes:.3f} ×).",
+    ]
+    return "\n".join(lines)
+
+
+# -- the service -------------------------------------------------------------------------------------------------
+def free_port() -> int:
+    """A loopback port nobody listens on (bound and released: a server started right after gets it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serve_process(
+    args: Sequence[str] = (), *, env: dict[str, str] | None = None, timeout: float = 300.0
+) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``verimap serve`` in a child process on a free loopback port, until the block ends; yields its base URL (once
+    ``/health`` says ready) and the process. ``args`` are more flags (``--threads 1``, ``--api-key-env K``, ...)."""
+    import httpx
+
+    port = free_port()
+    cmd = [sys.executable, "-m", "verimap", "serve", "--host", "127.0.0.1", "--port", str(port), "--no-access-log"]
+    log = tempfile.TemporaryFile("w+")  # a file, not a pipe: a pipe nobody reads would stall a chatty server
+    proc = subprocess.Popen(
+        [*cmd, "--log-level", "warning", *args], env={**os.environ, **(env or {})}, stdout=log, stderr=log, text=True
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"verimap serve exited with {proc.returncode}: {log.read()[-2000:]}")
+            try:
+                if httpx.get(f"{url}/health", timeout=5).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"verimap serve was not ready after {timeout:.0f} s")
+            time.sleep(0.25)
+        yield url, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@dataclass
+class Load:
+    """What :func:`load` saw: per request, in the order given, the status, the seconds and the JSON body."""
+
+    statuses: list[int]
+    seconds: list[float]
+    bodies: list[Any]
+    wall: float
+    concurrency: int
+
+    @property
+    def errors(self) -> int:
+        return sum(s != 200 for s in self.statuses)
+
+    def quantile(self, q: float) -> float:
+        return float(np.quantile(self.seconds, q))
+
+    @property
+    def per_second(self) -> float:
+        return len(self.seconds) / self.wall
+
+
+async def load(
+    url: str, bodies: Sequence[dict], *, concurrency: int = 8, path: str = "/v2/rerank", headers: dict | None = None
+) -> Load:
+    """POST each of ``bodies`` once to ``url + path`` from ``concurrency`` clients at once (each waits for its answer
+    before sending the next), over keep-alive connections; bounded by the count and a 60 s timeout per request."""
+    import httpx
+
+    n = len(bodies)
+    statuses, seconds, answers = [0] * n, [0.0] * n, [None] * n
+    todo = iter(range(n))
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits, headers=headers) as client:
+
+        async def worker() -> None:
+            for i in todo:  # one shared iterator: each request is taken by exactly one client
+                start = time.perf_counter()
+                try:
+                    response = await client.post(path, json=bodies[i])
+                    statuses[i], answers[i] = response.status_code, response.json()
+                except (httpx.HTTPError, ValueError) as exc:
+                    statuses[i], answers[i] = -1, repr(exc)
+                seconds[i] = time.perf_counter() - start
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        wall = time.perf_counter() - start
+    return Load(statuses, seconds, answers, wall, concurrency)
+
+
+@dataclass
+class ServeReport:
+    threads: int
+    candidates: int
+    texts: str
+    in_process: float  # median seconds of a warm Verifier.rank
+    http: float  # median seconds of a warm POST /v2/rerank
+    search: float | None  # median seconds of a `verimap search` process
+    search_repeats: int
+    load: Load | None
+    requests: int
+    mismatches: int  # HTTP answers (timed and load) that differed from the in-process ranking
+
+
+def bench_serve(
+    verifier: Verifier,
+    data_dir: Path | None,
+    *,
+    candidates: int = 50,
+    repeats: int = 21,
+    requests: int = 2000,
+    concurrency: int = 8,
+    search_repeats: int = 3,
+    encoder: str | None = None,
+    weights: str | None = None,
+    device: str | None = None,
+    log: Callable[[str], None] = print,
+) -> ServeReport:
+    """A warm rerank of ``candidates`` cached passages: in process, through ``verimap serve`` over HTTP, and as a
+    ``verimap search`` process per query over an index of the same passages; then ``requests`` requests from
+    ``concurrency`` clients at once. The server runs in a child process with this process's torch threads;
+    ``encoder``, ``weights`` and ``device`` are the flags it and the CLI processes get (those of ``verifier``)."""
+    import httpx
+
+    flags = {"--encoder": encoder, "--device": device}
+    index_flags = [x for k, v in flags.items() if v for x in (k, v)]
+    model_flags = [*index_flags, *(["--weights", weights] if weights else [])]
+    threads = torch.get_num_threads()
+    n_queries = 2 * repeats + 2 + search_repeats
+    docs, base = bench_texts(data_dir, candidates, min(n_queries + requests, 800), verifier.encoder)
+    # Every timed request has a query never seen: variants once the data's queries run out.
+    queries = [
+        base[i % len(base)] + (f" ({i // len(base)})" if i >= len(base) else "") for i in range(n_queries + requests)
+    ]
+    fresh = iter(queries)
+
+    def body(q: str) -> dict:
+        return {"model": "verimap", "query": q, "documents": docs}
+
+    def same(q: str, answer: Any) -> bool:
+        got = [(r["index"], r["relevance_score"]) for r in answer["results"]]
+        return got == [(r.index, r.score) for r in verifier.rank(q, docs)]
+
+    report = ServeReport(
+        threads=threads,
+        candidates=candidates,
+        texts="demo passage pairs" if data_dir is None else "SciFact abstract sentences of 40–72 word pieces",
+        in_process=0.0,
+        http=0.0,
+        search=None,
+        search_repeats=search_repeats,
+        load=None,
+        requests=requests,
+        mismatches=0,
+    )
+
+    log(f"  in process: {candidates} cached candidates …")
+    verifier.encoder.encode(docs)
+    verifier.rank(next(fresh), docs)  # warm-up
+    report.in_process = _median(lambda: verifier.rank(next(fresh), docs), repeats)
+
+    log("  starting `verimap serve` …")
+    with (
+        serve_process(["--threads", str(threads), *model_flags]) as (url, _),
+        httpx.Client(base_url=url, timeout=60) as http,
+    ):
+        first = next(fresh)
+        report.mismatches += not same(first, http.post("/v2/rerank", json=body(first)).json())  # warms its cache
+        timed: list[tuple[str, Any]] = []
+
+        def call() -> None:
+            q = next(fresh)
+            timed.append((q, http.post("/v2/rerank", json=body(q)).json()))
+
+        report.http = _median(call, repeats)
+        report.mismatches += sum(not same(q, a) for q, a in timed)
+        if requests:
+            log(f"  {requests} requests from {concurrency} clients …")
+            bodies = [body(next(fresh)) for _ in range(requests)]
+            report.load = asyncio.run(load(url, bodies, concurrency=concurrency))
+            # Spot-check the answers under load (all of them are checked by the slow test).
+            report.mismatches += sum(
+                not same(b["query"], a) for b, a in list(zip(bodies, report.load.bodies))[:: max(1, requests // 50)]
+            )
+
+    if search_repeats:
+        log(f"  `verimap search` processes over an index of the {candidates} passages …")
+        with tempfile.TemporaryDirectory() as tmp:
+            corpus = Path(tmp) / "passages.jsonl"
+            corpus.write_text("".join(json.dumps({"text": d}) + "\n" for d in docs))
+            store = ["--store", str(Path(tmp) / "index")]
+            verimap = [sys.executable, "-m", "verimap"]
+            subprocess.run(
+                [*verimap, "index", str(corpus), *store, "--quiet", *index_flags], check=True, capture_output=True
+            )
+
+            def search() -> None:
+                argv = [*verimap, "search", next(fresh), *store, "--recall-k", str(candidates), "--json", *model_flags]
+                subprocess.run(argv, check=True, capture_output=True)
+
+            report.search = _median(search, search_repeats)
+    return report
+
+
+def serve_markdown(r: ServeReport) -> str:
+    rows = [
+        ("in process: `Verifier.rank`, warm", r.in_process),
+        ("HTTP: `POST /v2/rerank` to `verimap serve`, warm", r.http),
+    ]
+    if r.search is not None:
+        rows.append((f"a `verimap search` process per query (median of {r.search_repeats})", r.search))
+    lines = [
+        f"| one request, {r.candidates} cached candidates | ms | × in process |",
+        "|---|---:|---:|",
+        *(f"| {name} | {s * 1000:.1f} | {s / r.in_process:.2f} |" for name, s in rows),
+        "",
+        f"- HTTP / in process: {r.http / r.in_process:.2f} ×"
+        + (f"; a `verimap search` process / HTTP: {r.search / r.http:.0f} ×." if r.search is not None else "."),
+    ]
+    if r.load is not None:
+        ld = r.load
+        lines.append(
+            f"- Load: {r.requests} requests of {r.candidates} candidates from {ld.concurrency} concurrent clients "
+            f"(keep-alive, each waits for its answer): {ld.per_second:.1f} requests/s, latency p50 "
+            f"{ld.quantile(0.5) * 1000:.0f} ms, p95 {ld.quantile(0.95) * 1000:.0f} ms, {ld.errors} errors."
+        )
+    lines += [
+        f"- Answers checked against the in-process ranking: {r.mismatches} differed.",
+        f"- Torch threads: {r.threads} in process and in the server (one worker); candidates: {r.texts}; every "
+        "request has a query never seen before (its MiniLM forward is part of each figure); medians.",
     ]
     return "\n".join(lines)

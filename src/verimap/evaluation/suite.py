@@ -151,6 +151,17 @@ def evaluate(
                 np.mean(s["prompts"][idx] >= float(np.quantile(p_pos, 0.05)))
             )
         tree = sets["tree"]
+        # The tail test: of the 5% lowest-scored dev positives (people's paraphrases and same-meaning tree edits),
+        # how many are structural false alarms (a voice change, a reordered "A and B", a fronted phrase).
+        tail_scores = np.concatenate([s["positives"], s["tree"][lab["tree"] == 1]])
+        tail_kinds = [r.kind for r in sets["positives"]] + [r.kind for r in tree if r.label == 1]
+        low = np.argsort(tail_scores, kind="stable")[: max(1, len(tail_scores) // 20)]
+        table["5% lowest-scored dev positives: share that are same-meaning tree edits"][name] = float(
+            np.mean([tail_kinds[i] != "paraphrase" for i in low])
+        )
+        table["(same-meaning tree edits among all those dev positives)"][name] = float(
+            np.mean([k != "paraphrase" for k in tail_kinds])
+        )
         for kind in sorted({r.kind for r in tree}):
             idx = np.array([r.kind == kind for r in tree])
             lbl = tree[int(np.argmax(idx))].label

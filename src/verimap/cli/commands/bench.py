@@ -1,4 +1,5 @@
-"""``verimap bench speed|cache|index``: latency against a cross-encoder, what the token store costs, indexing speed.
+"""``verimap bench speed|cache|index|serve``: latency against a cross-encoder-shaped forward, what the token store
+costs, indexing speed, and what HTTP adds.
 
 ``speed``: cross-encoder-shaped forward, pooled cosine, MaxSim and the verifier, cold and warm, for 10/50/100
 candidates, plus the verifier network's share, indexing throughput, bytes per cached passage and peak memory
@@ -7,6 +8,9 @@ candidates, plus the verifier network's share, indexing throughput, bytes per ca
 SciFact query-passage pairs) and on dev ROC-AUCs.
 ``index``: ``verimap index`` end to end on a BEIR corpus (``--corpus``, default the SciFact folder of the data
 folder): documents/s, passages/s, each part's share of the time (encoder, spaCy parse, upserts ...), token bytes.
+``serve``: a warm rerank of --candidates cached passages (one number, default 50) in process, through `verimap
+serve` (a child process on a loopback port), and as a `verimap search` process per query; then --requests requests
+from --concurrency clients at once (latency p50/p95, requests/s). Needs the serve extra.
 The data folder is ``--data``, else ``data`` in verimap.toml, else ``$VERIMAP_DATA_DIR``.
 With ``--write docs/benchmarks.md`` the table replaces its block there (``--png`` also saves the speed plot).
 """
@@ -38,8 +42,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = resolve(args)
-    if args.what == "speed":
-        sizes = tuple(args.candidates)
+    if args.what == "serve":
+        md = serve(args, cfg)
+    elif args.what == "speed":
+        sizes = tuple(args.candidates or (10, 50, 100))
         if not sizes or min(sizes) < 1:
             raise CLIError("--candidates must be positive integers")
         if args.repeats < 1:
@@ -86,6 +92,43 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def serve(args: argparse.Namespace, cfg) -> str:
+    from verimap.cache import TokenCache
+    from verimap.evaluation import bench
+
+    candidates = args.candidates or [50]
+    if len(candidates) != 1 or candidates[0] < 1:
+        raise CLIError("`bench serve` takes one positive --candidates number")
+    for name in ("repeats", "concurrency"):
+        if getattr(args, name) < 1:
+            raise CLIError(f"--{name} must be at least 1")
+    if args.requests < 0 or args.search_repeats < 0:
+        raise CLIError("--requests and --search-repeats must not be negative")
+    try:
+        import httpx  # noqa: F401
+
+        import verimap.serve  # noqa: F401
+    except ImportError as exc:
+        raise CLIError(f"`bench serve` needs the serve extra: pip install 'verimap[serve]' ({exc})") from exc
+    data = data_folder(args, cfg, required=False)
+    if data is None:
+        print("(no data folder given: timing on demo passages instead)")
+    verifier = make_verifier(cfg, make_encoder(cfg, cache=TokenCache()))
+    report = bench.bench_serve(
+        verifier,
+        data,
+        candidates=candidates[0],
+        repeats=args.repeats,
+        requests=args.requests,
+        concurrency=args.concurrency,
+        search_repeats=args.search_repeats,
+        encoder=cfg.encoder,
+        weights=cfg.weights,
+        device=cfg.device,
+    )
+    return bench.serve_markdown(report)
+
+
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "bench",
@@ -93,11 +136,14 @@ def add(sub: argparse._SubParsersAction) -> None:
         description=help_text(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("what", choices=("speed", "cache", "index"))
+    p.add_argument("what", choices=("speed", "cache", "index", "serve"))
     p.add_argument("--weights", help="verifier weights (default: shipped)")
     add_data_argument(p)
-    p.add_argument("--candidates", type=int, nargs="+", default=[10, 50, 100], help="candidates per request")
+    p.add_argument("--candidates", type=int, nargs="+", help="candidates per request (default: 10 50 100; `serve`: 50)")
     p.add_argument("--repeats", type=int, default=7, help="timed calls per measurement (median reported)")
+    p.add_argument("--requests", type=int, default=2000, help="`serve`: requests of the load phase (0: none)")
+    p.add_argument("--concurrency", type=int, default=8, help="`serve`: concurrent clients of the load phase")
+    p.add_argument("--search-repeats", type=int, default=3, help="`serve`: timed `verimap search` processes (0: none)")
     p.add_argument("--index-docs", type=int, default=500, help="passages for the indexing measurement")
     p.add_argument("--pairs", type=int, default=1000, help="dev pairs for `cache`")
     p.add_argument("--auc-limit", type=int, default=300, help="`cache`: rows per dev AUC set")

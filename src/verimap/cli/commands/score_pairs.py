@@ -3,56 +3,34 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-from pathlib import Path
 
 from verimap.cli.options import (
     SCORERS,
     add_config_argument,
     add_model_arguments,
     make_scorer,
-    read_jsonl,
+    read_text_rows,
     resolve,
+    write_annotated,
 )
 from verimap.errors import CLIError
-from verimap.inputs import check_unicode
 
 TRUNCATION_HINT = "the encoder reads the start of each text: split longer texts to score all of them"
 
 
 def cmd_score_pairs(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     if args.batch_size < 1:
         raise CLIError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.weights and args.scorer != "verifier":
         raise CLIError("--weights only applies to --scorer verifier")
     cfg = resolve(args)
-    rows = list(read_jsonl(Path(args.input)))
-    for n, obj in rows:
-        for key in ("a", "b"):
-            if not isinstance(obj.get(key), str):
-                raise CLIError(f"{args.input}:{n}: field {key!r} must be a string")
-            try:  # a "\ud800" escape decodes to a lone surrogate, which no tokenizer can read
-                check_unicode(obj[key], f"field {key!r}")
-            except ValueError as exc:
-                raise CLIError(f"{args.input}:{n}: {exc}") from None
+    rows = read_text_rows(args.input, ("a", "b"))
     scorer = make_scorer(args.scorer, cfg)
-    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
-    try:
-        with tqdm(
-            total=len(rows), desc=f"score-pairs ({args.scorer})", unit="pair", file=sys.stderr, disable=args.quiet
-        ) as bar:
-            for start in range(0, len(rows), args.batch_size):
-                chunk = [obj for _, obj in rows[start : start + args.batch_size]]
-                scores = scorer.score_pairs([(o["a"], o["b"]) for o in chunk])
-                for obj, score in zip(chunk, scores):
-                    out.write(json.dumps({**obj, "score": round(score, 6)}, ensure_ascii=False) + "\n")
-                bar.update(len(chunk))
-    finally:
-        if out is not sys.stdout:
-            out.close()
+
+    def scores(chunk: list[dict]) -> list[dict]:
+        return [{"score": round(s, 6)} for s in scorer.score_pairs([(o["a"], o["b"]) for o in chunk])]
+
+    write_annotated(args, rows, f"score-pairs ({args.scorer})", scores)
     return 0
 
 

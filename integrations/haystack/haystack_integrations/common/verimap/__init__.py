@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # imported lazily: loading torch is the slow part of importin
 
 __all__ = [
     "deserialize_device",
+    "deserialize_wrapper",
     "document_text",
     "resolve_device",
     "serialize_device",
@@ -50,6 +51,20 @@ def deserialize_device(value: Any) -> ComponentDevice | None:
     if isinstance(value, dict):
         return ComponentDevice.from_dict(value)
     return value
+
+
+def deserialize_wrapper(cls: type, data: dict[str, Any]) -> Any:
+    """``default_from_dict`` for a component that wraps another one (e.g. a retriever) and has a ``device``: the wrapped
+    component is rebuilt from its own serialised type."""
+    import copy
+
+    from haystack import default_from_dict
+
+    data = copy.deepcopy(data)  # nested from_dicts (e.g. Chroma's) rewrite their dicts in place
+    params = data.setdefault("init_parameters", {})
+    if "device" in params:
+        params["device"] = deserialize_device(params["device"])
+    return default_from_dict(cls, data)
 
 
 def shared_encoder(device: str) -> TokenEncoder:

@@ -1,15 +1,14 @@
 """``VerifiedRetriever``: dense recall with a wrapped embedding retriever, then structural verification, in one node."""
 
 import asyncio
-import copy
 from typing import Any
 
-from haystack import Document, component, default_from_dict, default_to_dict
+from haystack import Document, component, default_to_dict
 from haystack.components.retrievers.types import EmbeddingRetriever
 from haystack.core.serialization import component_to_dict
 from haystack.utils import ComponentDevice
 
-from haystack_integrations.common.verimap import deserialize_device, serialize_device
+from haystack_integrations.common.verimap import deserialize_wrapper, serialize_device
 from haystack_integrations.components.rankers.verimap import StructuralVerifierRanker
 from verimap.cache import check_token_file
 from verimap.inputs import check_query, check_top_k
@@ -209,8 +208,4 @@ class VerifiedRetriever:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "VerifiedRetriever":
         """Deserialise the component; the wrapped retriever is rebuilt from its own serialised type."""
-        data = copy.deepcopy(data)  # nested from_dicts (e.g. Chroma's) rewrite their dicts in place
-        params = data.setdefault("init_parameters", {})
-        if "device" in params:
-            params["device"] = deserialize_device(params["device"])
-        return default_from_dict(cls, data)
+        return deserialize_wrapper(cls, data)
