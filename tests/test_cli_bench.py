@@ -57,16 +57,34 @@ def test_bench_speed_writes_its_table_and_plot(tmp_path, capsys, shared_data):
     assert md.read_text().count("<!-- bench-speed:begin -->") == 1  # replaced, not appended
 
 
-def test_bench_cache_reports_each_format(capsys, shared_data):
-    assert main(["bench", "cache", "--data", str(shared_data), "--pairs", "20"]) == 0
+def test_bench_cache_reports_each_option(capsys, shared_data):
+    argv = ["bench", "cache", "--data", str(shared_data), "--pairs", "20", "--auc-limit", "20", "--scifact-docs", "12"]
+    assert main(argv) == 0
     out = capsys.readouterr().out
-    for fmt in ("| int8 |", "| fp16 |", "| fp32 |", "no cache (reference)"):
+    for fmt in ("| int8 |", "| fp16 |", "| fp32 |", "no cache (reference)", "| codec (2-bit residuals) |"):
         assert fmt in out
+    assert "| codec, no punctuation |" in out and "bytes per passage" in out and "PAWS AUC" in out
+
+
+def test_bench_index_reports_throughput_parts_and_bytes(tmp_path, capsys, shared_data):
+    pytest.importorskip("chromadb")
+    md = tmp_path / "benchmarks.md"
+    assert main(["bench", "index", "--data", str(shared_data), "--docs", "30", "--write", str(md)]) == 0
+    out = capsys.readouterr().out
+    assert "| 30 |" in out and "documents/s" in out and "| spaCy parse |" in out and "| encoder forward |" in out
+    assert "truncated passages: 0; truncation warnings: 0" in out and "× fp32" in out
+    assert "<!-- bench-index:begin -->" in md.read_text()
 
 
 @pytest.mark.parametrize(
     "argv",
-    [["bench", "speed", "--candidates", "0"], ["bench", "speed", "--repeats", "0"], ["bench", "cache", "--pairs", "1"]],
+    [
+        ["bench", "speed", "--candidates", "0"],
+        ["bench", "speed", "--repeats", "0"],
+        ["bench", "cache", "--pairs", "1"],
+        ["bench", "index", "--docs", "0"],
+        ["bench", "index", "--corpus", "/nowhere"],
+    ],
 )
 def test_bench_bad_arguments_are_clear_errors(argv, capsys):
     assert main(argv) == 2

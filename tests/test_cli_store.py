@@ -66,7 +66,7 @@ def test_index_reports_counts(capsys, tmp_path, kb):
     rc, out, err = index(capsys, tmp_path, kb)
     assert rc == 0, err
     # faq.md: heading + intro, true match, near-miss, bag paragraph, check-in = 5 passages; more.jsonl: 2
-    assert "indexed 7 passage(s) from 2 file(s)" in out
+    assert "indexed 7 passage(s) of 7 document(s) from 2 file(s)" in out
     assert "the store now holds 7" in out
     assert "1 file(s) in directories ignored" in out
 
@@ -319,9 +319,118 @@ def test_one_bad_jsonl_line_skips_that_line_only(capsys, tmp_path):
     )
     rc, out, err = index(capsys, tmp_path, src)
     assert rc == 1  # something was skipped: not silent
-    assert "indexed 2 passage(s) from 1 file(s)" in out and "3 JSONL line(s) skipped" in out
+    assert "indexed 2 passage(s) of 2 document(s) from 1 file(s)" in out and "3 JSONL line(s) skipped" in out
     assert f"skipped {src}: line 2: not valid JSON" in err
     assert f"skipped {src}: line 4: expected a JSON object" in err
     assert f"skipped {src}: line 5: not UTF-8 text" in err
     res = search_json(capsys, tmp_path, "Can my pet travel with me?", "--recall-k", "5")
     assert {r["id"] for r in res["results"]} == {"one", "three"}
+
+
+# -- issue 15: documents as passages, metadata filters, query files, BEIR folders ------------------------------------
+LONG = " ".join(
+    f"Sentence {i} says the {w} arrived at the port on a cold morning." for i, w in enumerate("abcdefgh" * 5)
+)
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    rows = [
+        {"id": "long", "title": "Ports", "text": LONG, "year": 2020, "tags": ["a", "b"]},
+        {"id": "pets", "text": "Small pets may travel in the cabin in a closed carrier.", "year": 2021},
+        {"id": "bags", "text": "Each passenger may check one bag of up to 23 kg.", "year": "2021"},
+    ]
+    src = tmp_path / "corpus.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return src
+
+
+def test_long_records_are_passages_and_search_returns_documents_or_passages(capsys, tmp_path, corpus):
+    rc, out, err = index(capsys, tmp_path, corpus, extra=["--passage-tokens", "64", "--passage-overlap", "16"])
+    assert rc == 0 and "verimap: note" not in err, err
+    assert "1 long document(s) were split" in out
+    query = "Which letter arrived at the port?"
+    docs = search_json(capsys, tmp_path, query, "--threshold", "0")
+    assert docs["unit"] == "document" and len({r["id"] for r in docs["results"]}) == len(docs["results"])
+    long = next(r for r in docs["results"] if r["id"] == "long")
+    assert long["passage_id"].startswith("long#") and long["passages"] > 1
+    assert long["meta"] == {"title": "Ports", "year": 2020, "tags": '["a", "b"]', "source": str(corpus)}
+    assert ("Ports " + LONG)[long["start"] : long["end"]] == long["text"]  # offsets into title + " " + text
+    passages = search_json(capsys, tmp_path, query, "--threshold", "0", "--unit", "passage", "--k", "50")
+    ids = [r["id"] for r in passages["results"]]
+    assert passages["unit"] == "passage" and sum(x.startswith("long#") for x in ids) == long["passages"]
+    assert {r["parent_id"] for r in passages["results"]} == {"long", "pets", "bags"}
+
+
+def test_reindexing_a_shorter_document_drops_its_old_passages(capsys, tmp_path, corpus):
+    index(capsys, tmp_path, corpus, extra=["--passage-tokens", "64"])
+    rc, out, _ = index(capsys, tmp_path, corpus, extra=["--passage-tokens", "64"])
+    held = int(out.split("now holds ")[1].split()[0])
+    assert held > 3 and "indexed" in out  # idempotent: the same count again
+    rc, out, _ = index(capsys, tmp_path, corpus, extra=["--passage-tokens", "254"])  # "long" now fits in fewer
+    fewer = int(out.split("now holds ")[1].split()[0])
+    assert rc == 0 and fewer < held
+    short = tmp_path / "short.jsonl"
+    short.write_text(json.dumps({"id": "long", "text": "Now it is short."}) + "\n", encoding="utf-8")
+    rc, out, _ = index(capsys, tmp_path, short)
+    assert "the store now holds 3" in out  # one passage under the document's own id, the old ones gone
+    hits = search_json(capsys, tmp_path, "short", "--unit", "passage", "--threshold", "0")["results"]
+    assert {r["id"] for r in hits} == {"long", "pets", "bags"}
+
+
+def test_where_filters_on_metadata(capsys, tmp_path, corpus):
+    index(capsys, tmp_path, corpus)
+    q = "Can I bring my pet?"
+    got = search_json(capsys, tmp_path, q, "--threshold", "0", "--where", "year=2021")
+    assert {r["id"] for r in got["results"]} == {"pets", "bags"}  # 2021 and "2021" both match
+    got = search_json(capsys, tmp_path, q, "--threshold", "0", "--where", "year=2021", "--where", "source=nowhere")
+    assert got["results"] == []
+    rc, out, err = run(capsys, "search", q, "--store", tmp_path / "index", "--where", "no-equals-sign")
+    assert rc == 2 and "--where takes key=value" in err
+
+
+def test_queries_file_writes_jsonl_or_a_trec_run(capsys, tmp_path, corpus):
+    index(capsys, tmp_path, corpus)
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text(
+        json.dumps({"_id": "q1", "text": "Can I bring my pet?"})
+        + "\n"
+        + json.dumps({"id": "q2", "text": "bag weight"})
+        + "\n",
+        encoding="utf-8",
+    )
+    out_file = tmp_path / "run.jsonl"
+    rc, out, err = run(
+        capsys, "search", "--queries", queries, "--store", tmp_path / "index", "--output", out_file, "--k", "2"
+    )
+    assert rc == 0, err
+    lines = [json.loads(x) for x in out_file.read_text().splitlines()]
+    assert [x["query_id"] for x in lines] == ["q1", "q2"] and all(len(x["results"]) == 2 for x in lines)
+    assert lines[0]["results"][0]["id"] == "pets" and lines[1]["results"][0]["id"] == "bags"
+    rc, out, err = run(
+        capsys, "search", "--queries", queries, "--store", tmp_path / "index", "--format", "trec", "--k", "2"
+    )
+    rows = [line.split() for line in out.splitlines()]
+    assert len(rows) == 4 and rows[0][:4] == ["q1", "Q0", "pets", "1"] and rows[0][5] == "verimap"
+    plain = tmp_path / "queries.txt"
+    plain.write_text("Can I bring my pet?\n\nbag weight\n", encoding="utf-8")
+    rc, out, err = run(capsys, "search", "--queries", plain, "--store", tmp_path / "index")
+    assert [json.loads(x)["query_id"] for x in out.splitlines()] == ["1", "3"]
+    rc, out, err = run(capsys, "search", "q", "--queries", plain, "--store", tmp_path / "index")
+    assert rc == 2 and "not both" in err
+
+
+def test_a_beir_folder_indexes_its_corpus_only(capsys, tmp_path):
+    beir = tmp_path / "beir"
+    (beir / "qrels").mkdir(parents=True)
+    with gzip.open(beir / "corpus.jsonl.gz", "wt", encoding="utf-8") as f:
+        f.write(
+            json.dumps({"_id": "d1", "title": "Dogs", "text": "The dog bit the man.", "metadata": {"url": "x"}}) + "\n"
+        )
+    (beir / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": "who bit whom"}) + "\n", encoding="utf-8")
+    (beir / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td1\t1\n", encoding="utf-8")
+    rc, out, err = index(capsys, tmp_path, tmp_path)  # the folder holding it: walked, BEIR parts skipped
+    assert rc == 0, err
+    assert "indexed 1 passage(s) of 1 document(s) from 1 file(s)" in out and "ignored" not in out
+    hit = search_json(capsys, tmp_path, "dog", "--threshold", "0")["results"][0]
+    assert hit["id"] == "d1" and hit["meta"]["metadata"] == '{"url": "x"}'

@@ -182,28 +182,37 @@ def test_index_names_the_line_with_a_lone_surrogate_escape(capsys, tmp_path):
         assert f"skipped {bad}: line 2" in err and "Traceback" not in err
 
 
-def test_long_documents_give_one_truncation_note_per_command_naming_the_flag(capsys, tmp_path):
-    """Indexing 3 long JSONL records in 3 batches used to print a TruncationWarning (with its source line) per batch,
-    and every later search did the same, even with --quiet: now one note per command, with the count and the flag."""
+def test_long_documents_are_split_into_passages_and_nothing_is_cut(capsys, tmp_path, encoder):
+    """Indexing long JSONL records used to cut each at 256 tokens and print a note (issue 15: 70% of SciFact's
+    abstracts were cut): now each becomes passages that fit the encoder, covering the whole text, with no note. A
+    query longer than the encoder reads still gets one note per command."""
+    from verimap.store import VerimapStore
+
     src = tmp_path / "long.jsonl"
-    src.write_text(
-        "".join(json.dumps({"id": f"long{i}", "text": f"Record {i}. " + HUGE[:20_000]}) + "\n" for i in range(3)),
-        encoding="utf-8",
-    )
+    texts = {f"long{i}": f"Record {i}. " + HUGE[: 3000 + 500 * i] for i in range(3)}
+    src.write_text("".join(json.dumps({"id": k, "text": t}) + "\n" for k, t in texts.items()), encoding="utf-8")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        rc, out, err = run(capsys, "index", src, "--store", tmp_path / "idx", "--batch-size", "1")
+        rc, out, err = run(capsys, "index", src, "--store", tmp_path / "idx", "--batch-size", "4")
         assert rc == 0, err
-        (note,) = notes(err)
-        assert (
-            note.startswith("verimap: note: 3 text(s) were longer than the encoder's 256 tokens")
-            and "--max-words" in note
-        )
+        assert notes(err) == [] and "3 long document(s) were split" in out
+        store = VerimapStore(tmp_path / "idx", encoder=encoder, create=False)
+        got = store.collection.get(include=["documents", "metadatas"])
+        by_parent: dict[str, list] = {}
+        for text, meta in zip(got["documents"], got["metadatas"]):
+            assert len(encoder.tokenize(text)) <= encoder.max_length - 2  # never cut by the encoder
+            by_parent.setdefault(meta["verimap_parent"], []).append(meta)
+            assert texts[meta["verimap_parent"]][meta["verimap_start"] : meta["verimap_end"]] == text
+        assert set(by_parent) == set(texts)
+        for parent, metas in by_parent.items():
+            metas.sort(key=lambda m: m["verimap_passage"])
+            assert metas[0]["verimap_start"] == 0 and metas[-1]["verimap_end"] == len(texts[parent])
+            assert all(b["verimap_start"] <= a["verimap_end"] for a, b in zip(metas, metas[1:]))  # no gap
         rc, out, err = run(capsys, "search", QUERY, "--store", tmp_path / "idx", "--json")
-        assert rc == 0, err
+        assert rc == 0 and notes(err) == [], err
+        assert {r["id"] for r in json.loads(out)["results"]} == set(texts)  # documents, each at its best passage
+        rc, out, err = run(capsys, "search", HUGE[:5000], "--store", tmp_path / "idx", "--json")
         (note,) = notes(err)
-        assert "3 text(s)" in note and "re-index them with a smaller --max-words" in note
-        rc, out, err = run(capsys, "index", src, "--store", tmp_path / "idx", "--batch-size", "1", "--quiet")
-        assert rc == 0 and notes(err) == []  # --quiet: no progress bar and no note
+        assert "queries are read up to that length" in note
     assert not [w for w in caught if issubclass(w.category, TruncationWarning)]
     assert "Traceback" not in err and "warnings.warn" not in err

@@ -25,17 +25,18 @@ import pytest
 pytest.importorskip("chromadb")
 
 from verimap.cli import main  # noqa: E402
-from verimap.store import StoreError, VerimapStore, stable_id  # noqa: E402
+from verimap.store import StoreError, VerimapStore, plan_batches, stable_id  # noqa: E402
 
 SUBJECTS = "dog cat man woman pilot doctor teacher child farmer robot".split()
 VERBS = "bit chased helped called paid met saw thanked visited followed".split()
 PROGRESS = re.compile(rb"(\d+)/(\d+) \[")
 
 
-def write_corpus(path: Path, n: int) -> tuple[list[str], dict[str, str]]:
+def write_corpus(path: Path, n: int, encoder=None, batch_size: int = 8) -> tuple[list[str], dict[str, str]]:
     """A JSONL corpus: one record in three without an id (its id is the sha256 of its text), and repeated records
     (the same id twice, as re-exported data often has). Returns the ids in the order ``store.add`` writes them
-    (each id at its last occurrence, documented in VerimapStore.add) and each id's text."""
+    (each id at its last occurrence, shortest first in batches of ``batch_size``: documented in VerimapStore.add
+    and plan_batches; input order without an ``encoder``) and each id's text."""
     records = []
     for i in range(n):
         text = f"Record {i}: the {SUBJECTS[i % 10]} {VERBS[(i // 10) % 10]} the {SUBJECTS[(i + 3) % 10]} on day {i}."
@@ -47,7 +48,11 @@ def write_corpus(path: Path, n: int) -> tuple[list[str], dict[str, str]]:
     ids = [r.get("id") or stable_id(r["text"]) for r in records]
     last = {x: k for k, x in enumerate(ids)}
     order = [x for k, x in enumerate(ids) if last[x] == k]
-    return order, {x: r["text"] for x, r in zip(ids, records)}
+    texts = {x: r["text"] for x, r in zip(ids, records)}
+    if encoder is not None:
+        lengths = [min(len(encoder.tokenizer(texts[x])["input_ids"]), encoder.max_length) for x in order]
+        order = [order[k] for batch in plan_batches(lengths, batch_size) for k in batch]
+    return order, texts
 
 
 def index_process(src: Path, store: Path, *extra: str) -> subprocess.Popen:
@@ -76,7 +81,7 @@ def stored(store: VerimapStore, ids: list[str] | None = None) -> dict[str, str]:
 
 def test_sigkill_mid_index_keeps_what_was_reported_and_a_rerun_completes(tmp_path, encoder, capsys):
     src = tmp_path / "corpus.jsonl"
-    order, texts = write_corpus(src, 400)
+    order, texts = write_corpus(src, 400, encoder, batch_size=8)  # the order the index writes: shortest first
     store_dir = tmp_path / "index"
     proc = index_process(src, store_dir, "--batch-size", "8")
     os.set_blocking(proc.stderr.fileno(), False)

@@ -15,6 +15,11 @@ stale hit, and another encoder never reads this one's vectors.
   of sentence-transformers'. Per text that is ``(n + 2) x dim`` bytes for ``n`` tokens: exactly a quarter of
   ColBERT-style fp32 storage of its ``n + 2`` positions. ``fp16`` and ``fp32`` are offered too;
   ``verimap bench cache`` measures what each does to verifier scores (see docs/benchmarks.md).
+- Residual codes (token files only): a file may hold a :class:`~verimap.quantize.Codec` per encoder (trained on
+  the corpus by :meth:`verimap.store.VerimapStore.add`, or :meth:`TokenCache.set_codec`). Every row written to
+  that file afterwards keeps 97 bytes per token (a coarse centroid id and 2-bit residuals) instead of 384, and
+  its parse zlib-compressed; the memory tier then holds those codes too (a quarter of the int8 bytes). Rows
+  written before the codec stay as they were, and files without one are read and written as before.
 
 A miss returns exactly what a later hit will (the stored, compressed vectors), so scores never depend on whether
 a text was cached.
@@ -35,6 +40,7 @@ import logging
 import os
 import sqlite3
 import threading
+import zlib
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -46,6 +52,7 @@ import torch
 
 from verimap.errors import TokenFileError
 from verimap.parse import Parse
+from verimap.quantize import Codec
 
 FORMATS = ("int8", "fp16", "fp32")
 POOLED_FORMAT = {"int8": "fp16", "fp16": "fp16", "fp32": "fp32"}  # the pooled vector's format per cache format
@@ -53,17 +60,27 @@ DTYPES = {"int8": np.int8, "fp16": np.float16, "fp32": np.float32}
 DEFAULT_FORMAT = "int8"
 DEFAULT_MAX_BYTES = 256 * 2**20
 BUDGET_ENV = "VERIMAP_TOKEN_CACHE_MB"  # memory budget of default caches; 0 turns them off
+CODED = "rq:"  # row format of residual codes: "rq:<codec id>"
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One text's stored encoding: ``vectors`` ``(n, dim)`` and ``pooled`` ``(dim,)`` in the cache's format, and
-    its word pieces' :class:`~verimap.parse.Parse` (``None`` when it was encoded without a parser)."""
+    """One text's stored encoding: ``vectors`` ``(n, dim)`` and ``pooled`` ``(dim,)`` in the cache's format (with a
+    ``codec``, ``vectors`` are its ``(n, code bytes)`` codes), and its word pieces' :class:`~verimap.parse.Parse`
+    (``None`` when it was encoded without a parser)."""
 
     vectors: np.ndarray
     pooled: np.ndarray
     truncated: bool
     parse: Parse | None = None
+    codec: Codec | None = None
+
+    def __len__(self) -> int:
+        return int(self.vectors.shape[0])
+
+    def token_vectors(self) -> torch.Tensor:
+        """The ``(n, dim)`` float32 unit token vectors this entry stands for."""
+        return self.codec.decode(self.vectors) if self.codec is not None else decompress(self.vectors)
 
     @property
     def nbytes(self) -> int:
@@ -104,14 +121,18 @@ def decompress(a: np.ndarray) -> torch.Tensor:
     return torch.nn.functional.normalize(torch.from_numpy(a.astype(np.float32)), dim=-1)
 
 
-def _parse(blob: bytes | None, n: int) -> Parse | None:
+def _parse(blob: bytes | None, n: int, compressed: bool = False) -> Parse | None:
     """A stored parse, or ``None`` (re-parsed on read) when absent or written by another version of the tags."""
     if blob is None:
         return None
     try:
-        return Parse.from_bytes(blob, n)
-    except ValueError:
+        return Parse.from_bytes(zlib.decompress(blob) if compressed else blob, n)
+    except (ValueError, zlib.error):
         return None
+
+
+def _encoder_of(key: str) -> str:
+    return key.rsplit("|", 2)[0]  # keys are "encoder id|max length|sha256" (cache_key)
 
 
 class TokenCache:
@@ -138,6 +159,7 @@ class TokenCache:
         self._lock = threading.Lock()
         self._hits = self._misses = self._evictions = self._disk_hits = 0
         self._disks: dict[Path, sqlite3.Connection] = {}
+        self._codecs: dict[tuple[Path, str], Codec] = {}  # (file, codec id) -> codec, loaded on first use
         if path is not None:
             self.attach(path)
 
@@ -159,6 +181,9 @@ class TokenCache:
         # WAL: readers never block the writer, and a killed writer loses at most its open transaction.
         conn = sqlite3.connect(str(path), check_same_thread=False, timeout=30.0, isolation_level=None)
         try:
+            # A new file gets 1 KiB pages: a row (tens of KB) ends in a part-filled overflow page, and half a 4 KiB
+            # page per row was 10% of a coded row (ignored by a file that already exists).
+            conn.execute("PRAGMA page_size=1024")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(
@@ -169,6 +194,9 @@ class TokenCache:
             # Files written before parses were stored: add the column; their rows are re-parsed when read.
             if "parse" not in {row[1] for row in conn.execute("PRAGMA table_info(tokens)")}:
                 conn.execute("ALTER TABLE tokens ADD COLUMN parse BLOB")
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS codecs (id TEXT PRIMARY KEY, encoder TEXT NOT NULL UNIQUE, data BLOB NOT NULL)"
+            )
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise TokenFileError(f"{path} is not a verimap token cache ({exc})") from exc
@@ -186,6 +214,42 @@ class TokenCache:
                 conn = self._disks.pop(p, None)
                 if conn is not None:
                     conn.close()
+                for key in [k for k in self._codecs if k[0] == p]:
+                    del self._codecs[key]
+
+    # -- residual codes ----------------------------------------------------------------------------------------
+    def codec(self, path: str | Path, encoder_id: str) -> Codec | None:
+        """The codec rows of ``encoder_id`` are written with in the token file ``path`` (attached if it is not yet),
+        or ``None`` when it has none."""
+        path = self.attach(path)
+        with self._lock:
+            return self._codec_locked(path, encoder_id=encoder_id)
+
+    def set_codec(self, path: str | Path, encoder_id: str, codec: Codec) -> Codec:
+        """Make ``codec`` the one ``encoder_id``'s rows are written with in ``path`` from now on, unless the file
+        already has one (a codec is never replaced: rows coded with it must stay readable); returns the codec in
+        force. Concurrent writers agree: the first one stored wins."""
+        path = self.attach(path)
+        with self._lock:
+            conn = self._disks[path]
+            conn.execute(
+                "INSERT OR IGNORE INTO codecs (id, encoder, data) VALUES (?, ?, ?)",
+                (codec.id, encoder_id, codec.to_bytes()),
+            )
+            found = self._codec_locked(path, encoder_id=encoder_id)
+        assert found is not None
+        return found
+
+    def _codec_locked(self, path: Path, *, encoder_id: str | None = None, codec_id: str | None = None) -> Codec | None:
+        if codec_id is not None and (path, codec_id) in self._codecs:
+            return self._codecs[path, codec_id]
+        column, value = ("id", codec_id) if codec_id is not None else ("encoder", encoder_id)
+        row = self._disks[path].execute(f"SELECT id, data FROM codecs WHERE {column} = ?", (value,)).fetchone()
+        if row is None:
+            return None
+        if (path, row[0]) not in self._codecs:
+            self._codecs[path, row[0]] = Codec.from_bytes(row[1])
+        return self._codecs[path, row[0]]
 
     # -- lookups -----------------------------------------------------------------------------------------------
     def get_many(self, keys: Sequence[str]) -> list[Entry | None]:
@@ -197,11 +261,11 @@ class TokenCache:
                 if e is not None:
                     self._memory.move_to_end(k)
                 found.append(e)
-            for conn in self._disks.values():
+            for path in self._disks:
                 todo = [i for i, e in enumerate(found) if e is None]
                 if not todo:
                     break
-                from_disk = self._read_disk(conn, [keys[i] for i in todo])
+                from_disk = self._read_disk(path, [keys[i] for i in todo])
                 for i in todo:
                     e = from_disk.get(keys[i])
                     if e is not None:
@@ -213,29 +277,43 @@ class TokenCache:
             self._misses += len(keys) - hits
             return found
 
-    def put_many(self, items: Iterable[tuple[str, Entry]], *, persist: str | Path | None = None) -> None:
-        """Store entries in memory, and with ``persist`` also in that SQLite file (attached if it is not yet)."""
+    def put_many(self, items: Iterable[tuple[str, Entry]], *, persist: str | Path | None = None) -> list[Entry]:
+        """Store entries in memory, and with ``persist`` also in that SQLite file (attached if it is not yet).
+
+        Returns the entries as stored, in order: where the file has a codec for an entry's encoder, that entry's
+        residual codes (:mod:`verimap.quantize`), which is what a later hit returns."""
         items = list(items)
         if not items:
-            return
-        conn = self._disks[self.attach(persist)] if persist is not None else None
+            return []
+        path = self.attach(persist) if persist is not None else None
         with self._lock:
+            if path is not None:
+                coded = []
+                for k, e in items:
+                    codec = self._codec_locked(path, encoder_id=_encoder_of(k)) if e.codec is None else e.codec
+                    if codec is not None and e.codec is None:
+                        e = Entry(
+                            codec.encode(e.token_vectors()), e.pooled.astype(np.float16), e.truncated, e.parse, codec
+                        )
+                    coded.append((k, e))
+                items = coded
             for k, e in items:
                 self._remember(k, e)
-            if conn is not None:
+            if path is not None:
                 rows = [
                     (
                         k,
-                        self.format,
+                        self.format if e.codec is None else CODED + e.codec.id,
                         e.vectors.shape[0],
                         e.pooled.shape[0],
                         int(e.truncated),
                         e.vectors.tobytes(),
                         e.pooled.tobytes(),
-                        None if e.parse is None else e.parse.to_bytes(),
+                        None if e.parse is None else _parse_blob(e.parse, e.codec is not None),
                     )
                     for k, e in items
                 ]
+                conn = self._disks[path]
                 conn.execute("BEGIN")
                 conn.executemany(
                     "INSERT OR REPLACE INTO tokens (key, format, rows, dim, truncated, vectors, pooled,"
@@ -243,6 +321,7 @@ class TokenCache:
                     rows,
                 )
                 conn.execute("COMMIT")
+        return [e for _, e in items]
 
     def entry(self, vectors: torch.Tensor, pooled: torch.Tensor, truncated: bool, parse: Parse | None = None) -> Entry:
         """Compress one encoding into this cache's format."""
@@ -284,7 +363,8 @@ class TokenCache:
             self._bytes -= gone.nbytes
             self._evictions += 1
 
-    def _read_disk(self, conn: sqlite3.Connection, keys: list[str]) -> dict[str, Entry]:
+    def _read_disk(self, path: Path, keys: list[str]) -> dict[str, Entry]:
+        conn = self._disks[path]
         out: dict[str, Entry] = {}
         for start in range(0, len(keys), 500):  # SQLite caps bound parameters per statement
             chunk = keys[start : start + 500]
@@ -294,6 +374,18 @@ class TokenCache:
                 chunk,
             ).fetchall()
             for key, fmt, n, dim, truncated, vec, pooled, parse in rows:
+                if fmt.startswith(CODED):  # residual codes: read in any cache format (the file chose the precision)
+                    codec = self._codec_locked(path, codec_id=fmt[len(CODED) :])
+                    if codec is None:
+                        continue  # its codec is gone: recompute
+                    out[key] = Entry(
+                        np.frombuffer(vec, np.uint8).reshape(n, codec.code_bytes),
+                        np.frombuffer(pooled, DTYPES[POOLED_FORMAT["int8"]]),
+                        bool(truncated),
+                        _parse(parse, n, compressed=True),
+                        codec,
+                    )
+                    continue
                 if fmt != self.format:
                     continue  # written in another format: recompute rather than mix precisions
                 out[key] = Entry(
@@ -303,6 +395,10 @@ class TokenCache:
                     _parse(parse, n),
                 )
         return out
+
+
+def _parse_blob(parse: Parse, compressed: bool) -> bytes:
+    return zlib.compress(parse.to_bytes(), 6) if compressed else parse.to_bytes()
 
 
 # -- token files, as the adapters take them ----------------------------------------------------------------------

@@ -39,6 +39,8 @@ class Config:
     k: int = 10
     mode: str = DEFAULT_MODE
     threshold: float | None = None
+    passage_tokens: int | None = None
+    passage_overlap: int = 32
     data: str | None = None
     source: str | None = None  # the file these values came from, if any (not a config key)
 
@@ -55,11 +57,13 @@ KEY_DOCS = {
     "k": "results shown per search",
     "mode": "fuse | rerank | filter (docs: verimap.policy)",
     "threshold": "drops candidates under it in every mode; absent: the weights card's, and fuse drops nothing",
+    "passage_tokens": "`index`: longest passage in word pieces; absent: what the encoder reads (254)",
+    "passage_overlap": "`index`: word pieces repeated between a long document's passages, at most",
     "data": "the shared data folder for eval, train and bench (or --data, or $VERIMAP_DATA_DIR)",
 }
 """What each key means, one line each: the comments of :func:`example_toml`."""
 
-EXAMPLES = {"host": "chroma.internal", "port": 8000, "data": "../shared/data"}
+EXAMPLES = {"host": "chroma.internal", "port": 8000, "passage_tokens": 200, "data": "../shared/data"}
 """Values shown (commented out) for keys whose default is "absent"."""
 
 
@@ -102,6 +106,13 @@ def check(cfg: Config) -> Config:
         value = getattr(cfg, key)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{key} must be a positive integer, got {value!r}{where}")
+    if cfg.passage_tokens is not None and (
+        isinstance(cfg.passage_tokens, bool) or not isinstance(cfg.passage_tokens, int) or cfg.passage_tokens < 8
+    ):
+        raise ConfigError(f"passage_tokens must be an integer of at least 8, got {cfg.passage_tokens!r}{where}")
+    ov = cfg.passage_overlap
+    if isinstance(ov, bool) or not isinstance(ov, int) or ov < 0:
+        raise ConfigError(f"passage_overlap must be a non-negative integer, got {ov!r}{where}")
     if cfg.port is not None and (
         isinstance(cfg.port, bool) or not isinstance(cfg.port, int) or not 0 < cfg.port < 65536
     ):

@@ -16,6 +16,7 @@ import os
 import threading
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -195,17 +196,17 @@ class TokenEncoder:
             found = self.cache.get_many(keys)
             unparsed = [i for i, e in enumerate(found) if e is not None and e.parse is None and self.parser]
             if unparsed:  # stored by an encoder without a parser (or an older token file): parse them now
-                parses = self._parse([texts[i] for i in unparsed], [len(found[i].vectors) for i in unparsed])
+                parses = self._parse([texts[i] for i in unparsed], [len(found[i]) for i in unparsed])
                 for i, p in zip(unparsed, parses):
-                    found[i] = Entry(found[i].vectors, found[i].pooled, found[i].truncated, p)
-                self.cache.put_many([(keys[i], found[i]) for i in unparsed], persist=persist)
+                    found[i] = replace(found[i], parse=p)
+            # Parsed just now, or indexing text seen before (e.g. as a query): the file must have it too. A file
+            # with a codec stores residual codes: what it stores is what every later hit returns, so return it now.
+            again = [i for i, e in enumerate(found) if e is not None and (persist is not None or i in unparsed)]
+            for i, e in zip(again, self.cache.put_many([(keys[i], found[i]) for i in again], persist=persist)):
+                found[i] = e
             for i, entry in enumerate(found):
                 if entry is not None:
                     results[i] = self._from_entry(texts[i], entry)
-            if persist is not None:  # indexing text seen before (e.g. as a query): the file must have it too
-                self.cache.put_many(
-                    [(keys[i], e) for i, e in enumerate(found) if e is not None and i not in unparsed], persist=persist
-                )
         todo = [i for i in range(len(texts)) if results[i] is None]
         ids: dict[int, list[int]] = {}
         if todo:
@@ -243,11 +244,11 @@ class TokenEncoder:
                             parses.get(i),
                         )
                     else:
-                        entry = self.cache.entry(vectors, pooled[row], truncated, parses.get(i))
-                        stored.append((keys[i], entry))
-                        results[i] = self._from_entry(texts[i], entry)  # a miss returns what a hit will
+                        stored.append((i, self.cache.entry(vectors, pooled[row], truncated, parses.get(i))))
                 if self.cache is not None:
-                    self.cache.put_many(stored, persist=persist)
+                    kept = self.cache.put_many([(keys[i], e) for i, e in stored], persist=persist)
+                    for (i, _), entry in zip(stored, kept):
+                        results[i] = self._from_entry(texts[i], entry)  # a miss returns what a hit will
         cut = sum(r.truncated for r in results)  # type: ignore[union-attr]
         if cut and warn:
             warnings.warn(
@@ -262,10 +263,10 @@ class TokenEncoder:
         return results  # type: ignore[return-value]
 
     def _from_entry(self, text: str, entry: Entry) -> Encoded:
-        n = len(entry.vectors)
+        n = len(entry)
         return Encoded(
             lambda: self.tokenize(text)[:n],
-            decompress(entry.vectors),
+            entry.token_vectors(),
             decompress(entry.pooled[None])[0],
             entry.truncated,
             entry.parse,

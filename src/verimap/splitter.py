@@ -12,6 +12,8 @@ The rule, in order:
    ``max_words`` words; a single sentence longer than that is cut every ``max_words`` words.
 
 ``max_words`` defaults to 120, about 160 word-pieces: well inside the encoder's 256-token window.
+:func:`paragraphs` applies rules 1 and 2 only: ``verimap index`` takes each paragraph as a document and cuts the
+long ones into windows measured in word pieces (:mod:`verimap.passages`).
 
 >>> split_text("First paragraph.\\n\\nSecond one,\\nover two lines.")
 ['First paragraph.', 'Second one, over two lines.']
@@ -36,12 +38,10 @@ def split_sentences(paragraph: str) -> list[str]:
     return [s for s in _SENTENCE_END.split(paragraph) if s]
 
 
-def split_text(text: str, max_words: int = MAX_WORDS) -> list[str]:
-    """Passages of ``text``, in order; empty input gives ``[]``."""
-    if max_words < 1:
-        raise ValueError(f"max_words must be at least 1 (got {max_words})")
+def paragraphs(text: str) -> list[str]:
+    """The paragraphs of ``text`` (rules 1 and 2), in order; empty input gives ``[]``."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    passages: list[str] = []
+    out: list[str] = []
     heading = ""
     for block in _BLANK.split(text):
         lines = [line for line in block.split("\n") if line.strip()]
@@ -62,6 +62,18 @@ def split_text(text: str, max_words: int = MAX_WORDS) -> list[str]:
             continue
         if heading:
             paragraph, heading = f"{heading} {paragraph}", ""
+        out.append(paragraph)
+    if heading:  # headings with nothing after them
+        out.append(heading)
+    return out
+
+
+def split_text(text: str, max_words: int = MAX_WORDS) -> list[str]:
+    """Passages of ``text``, in order; empty input gives ``[]``."""
+    if max_words < 1:
+        raise ValueError(f"max_words must be at least 1 (got {max_words})")
+    passages: list[str] = []
+    for paragraph in paragraphs(text):
         if len(paragraph.split()) <= max_words:
             passages.append(paragraph)
             continue
@@ -82,6 +94,4 @@ def split_text(text: str, max_words: int = MAX_WORDS) -> list[str]:
             current.extend(words)
         if current:
             passages.append(" ".join(current))
-    if heading:  # headings with nothing after them
-        passages.append(heading)
     return passages

@@ -9,11 +9,14 @@ Needs the ``test`` extra (pytest and Hypothesis). Importing it runs torch on one
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 import torch
 from hypothesis import HealthCheck, settings
 
-__all__ = ["CACHE_CASES", "FAST", "HUGE", "ODD", "cache_cases", "encoder", "verifier"]
+__all__ = ["CACHE_CASES", "FAST", "HUGE", "ODD", "cache_cases", "encoder", "run_docs_example", "verifier"]
 
 # Test inputs are tiny: on a 2-core machine shared with other processes, torch's intra-op pool spins against them
 # and one verifier forward took 1.0 s with two threads vs 0.014 s with one (measured). So suites run single-threaded.
@@ -153,6 +156,18 @@ def cache_cases(failing: set[str]) -> list:
         )
         for case in CACHE_CASES
     ]
+
+
+def run_docs_example(doc: str | Path, name: str) -> dict:
+    """Run the Python block that follows ``<!-- example:NAME -->`` in the markdown file ``doc``, as written, and
+    return its globals: a docs example is a test, so it cannot drift from the code."""
+    text = Path(doc).read_text(encoding="utf-8")
+    found = re.search(rf"<!-- example:{re.escape(name)} -->\n```python\n(.+?)```", text, re.S)
+    if found is None:
+        raise LookupError(f"{doc}: no python block after <!-- example:{name} -->")
+    scope: dict = {"__name__": f"docs_example_{name}"}
+    exec(compile(found.group(1), str(doc), "exec"), scope)
+    return scope
 
 
 @pytest.fixture(scope="session")

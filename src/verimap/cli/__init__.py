@@ -19,7 +19,20 @@ from verimap.errors import CLIError, VerimapError
 __all__ = ["COMMANDS", "CLIError", "build_parser", "main"]
 
 # Command modules under verimap.cli.commands, in --help order. Imported lazily so `verimap --help` stays fast.
-COMMANDS = ["score_pairs", "guard", "train", "eval", "bench", "index", "search", "verify", "explain", "serve", "demo"]
+COMMANDS = [
+    "score_pairs",
+    "guard",
+    "train",
+    "eval",
+    "eval_ir",
+    "bench",
+    "index",
+    "search",
+    "verify",
+    "explain",
+    "serve",
+    "demo",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

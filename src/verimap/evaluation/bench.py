@@ -1,4 +1,4 @@
-"""Speed, cache and service benchmarks (``verimap bench speed|cache|serve``): every figure from one run.
+"""Speed, cache, indexing and service benchmarks (``verimap bench speed|cache|index|serve``): every figure from one run.
 
 Speed compares, on the same query and candidates, a cross-encoder-shaped forward of the same MiniLM backbone over
 (query, doc) pairs (the latency reference; an untrained head, since only its cost matters), pooled cosine, MaxSim
@@ -7,7 +7,11 @@ the query is always new). Machines are noisy, so ratios to the cross-encoder mea
 to compare, not absolute times.
 
 Cache measures what storing token vectors compressed does to scores: every format's verifier and MaxSim scores
-on dev pairs against fp32, and the bytes each stores per passage.
+on dev pairs and on SciFact (query, recalled passage) pairs against fp32, dev ROC-AUCs, and the bytes each stores
+per passage (vectors, pooled vector and parse, as the token file holds them).
+
+Index measures ``verimap index`` end to end on a BEIR corpus (SciFact by default): splitting into passages,
+encoding, parsing, the codec, upserts and the token file, with each part's share of the time.
 
 Serve measures what HTTP adds: one warm rerank in process, through ``verimap serve`` (a child process), and as a
 ``verimap search`` process per query; then a load of concurrent clients (:func:`load`, also what the slow load test
@@ -22,6 +26,7 @@ import json
 import os
 import resource
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -37,8 +42,10 @@ import numpy as np
 import torch
 
 from verimap.cache import FORMATS, POOLED_FORMAT, TokenCache, compress, decompress
-from verimap.encoder import Encoded, TokenEncoder
+from verimap.encoder import Encoded, TokenEncoder, TruncationWarning
 from verimap.evaluation.metrics import roc_auc
+from verimap.parse import POS, Parse
+from verimap.quantize import TRAIN_TOKENS, Codec
 from verimap.scorers import MaxSim, PooledCosine, maxsim
 from verimap.verifier import Verifier
 
@@ -271,40 +278,151 @@ def as_stored(e: Encoded, fmt: str) -> Encoded:
         decompress(compress(e.vectors, fmt)),
         decompress(compress(e.pooled, POOLED_FORMAT[fmt])[None])[0],
         e.truncated,
+        e.parse,
     )
 
 
-def bench_cache(
-    verifier: Verifier, data_dir: Path, n_pairs: int = 1000, log: Callable[[str], None] = print
-) -> dict[str, dict[str, float]]:
-    """Per format: mean/max absolute change of verifier, MaxSim and pooled-cosine scores against fp32, and the
-    verifier's PAWS dev ROC-AUC. ``verifier`` should read an encoder without a token cache (exact fp32 vectors)."""
-    from verimap.evaluation.suite import dev_rows
+def as_coded(e: Encoded, codec: Codec) -> Encoded:
+    """What a token file with ``codec`` returns for a passage (codes of its int8 vectors, pooled in fp16)."""
+    stored = as_stored(e, "int8")
+    return Encoded(e.tokens, codec.decode(codec.encode(stored.vectors)), stored.pooled, e.truncated, e.parse)
 
+
+def without_punctuation(e: Encoded) -> Encoded:
+    """The passage with its punctuation tokens (parse POS ``PUNCT``) left out: heads that pointed at one point back
+    to the token itself."""
+    if e.parse is None:
+        return e
+    keep = np.flatnonzero(e.parse.pos != POS.index("PUNCT"))
+    if len(keep) == len(e.parse):
+        return e
+    new = np.full(len(e.parse), -1, np.int64)
+    new[keep] = np.arange(len(keep))
+    head = new[e.parse.head.astype(np.int64)[keep]]
+    head = np.where(head >= 0, head, np.arange(len(keep))).astype(np.int16)
+    parse = Parse(head, *(getattr(e.parse, f)[keep] for f in Parse.FIELDS[1:]))
+    tokens = e.tokens
+    return Encoded([tokens[i] for i in keep], e.vectors[torch.from_numpy(keep)], e.pooled, e.truncated, parse)
+
+
+def stored_bytes(e: Encoded, option: str, codec: Codec | None) -> tuple[int, int]:
+    """``(bytes a token file row holds for it, fp32 ColBERT-style bytes of the original passage)``: vectors, pooled
+    vector and parse, as :mod:`verimap.cache` writes them."""
+    import zlib
+
+    n, dim = len(e.vectors), e.vectors.shape[1] if len(e.vectors) else 384
+    parse = e.parse.to_bytes() if e.parse is not None else b""
+    if option in FORMATS:
+        size = n * dim * np.dtype(DTYPES_BY_FORMAT[option]).itemsize + dim * (4 if option == "fp32" else 2) + len(parse)
+    else:
+        kept = without_punctuation(e) if option.endswith("no punctuation") else e
+        kp = kept.parse.to_bytes() if kept.parse is not None else b""
+        size = len(kept.vectors) * codec.code_bytes + dim * 2 + len(zlib.compress(kp, 6) if kp else b"")
+    return size, (n + 2) * dim * 4
+
+
+DTYPES_BY_FORMAT = {"int8": np.int8, "fp16": np.float16, "fp32": np.float32}
+CODEC = "codec (2-bit residuals)"
+CODEC_NO_PUNCT = "codec, no punctuation"
+OPTIONS = ("none", *FORMATS, CODEC, CODEC_NO_PUNCT)
+
+
+def _doc_side(option: str, e: Encoded, codec: Codec | None) -> Encoded:
+    if option == "none":
+        return e
+    if option in FORMATS:
+        return as_stored(e, option)
+    coded = as_coded(e, codec)  # type: ignore[arg-type]
+    return without_punctuation(coded) if option == CODEC_NO_PUNCT else coded
+
+
+def _query_side(option: str, e: Encoded) -> Encoded:
+    # Queries live in the memory tier (int8) whatever the token file holds; the formats apply to both sides.
+    return e if option == "none" else as_stored(e, option if option in FORMATS else "int8")
+
+
+def bench_cache(
+    verifier: Verifier,
+    data_dir: Path,
+    n_pairs: int = 1000,
+    log: Callable[[str], None] = print,
+    *,
+    auc_limit: int = 300,
+    scifact_docs: int = 300,
+    scifact_queries: int = 50,
+) -> dict[str, dict[str, float]]:
+    """Per storage option: mean/max absolute change of verifier and MaxSim scores against fp32 on dev pairs and on
+    SciFact (query, passage) pairs, dev ROC-AUCs, and token-file bytes per passage. ``verifier`` should read an
+    encoder without a token cache (exact fp32 vectors).
+
+    The first side of a pair is the query (kept in the memory tier: int8 under the codec options), the second the
+    stored passage. The codec is trained on the passages being scored (as ``verimap index`` trains it on the corpus
+    it indexes)."""
+    from verimap.evaluation.retrieval import load_scifact
+    from verimap.evaluation.suite import build_sets, dev_rows
+
+    enc = verifier.encoder
     rows = dev_rows(data_dir, "paws_dev")[: n_pairs // 2] + dev_rows(data_dir, "mrpc_train")[: n_pairs // 2]
-    labels = [r.label for r in rows]
-    paws = [i for i, r in enumerate(rows) if r.source.startswith("paws")]
-    log(f"  encoding {len(rows)} dev pairs once in fp32 …")
-    texts = list(dict.fromkeys(t for r in rows for t in (r.a, r.b)))
-    exact = dict(zip(texts, verifier.encoder.encode(texts, warn=False)))
+    sets = build_sets(data_dir, limit=auc_limit)
+    aucs = {"PAWS": sets["paws"], "Banking77": sets["banking"], "prompts": sets["prompts"]}
+    log(f"  encoding {len(rows)} dev pairs and {sum(map(len, aucs.values()))} AUC pairs once in fp32 …")
+    pairs_all = [(r.a, r.b) for r in rows] + [(r.a, r.b) for v in aucs.values() for r in v]
+    texts = list(dict.fromkeys(t for p in pairs_all for t in p))
+    exact = dict(zip(texts, enc.encode(texts, warn=False)))
+
+    log(f"  SciFact: {scifact_docs} abstracts as passages, {scifact_queries} queries × their 10 nearest …")
+    from verimap.passages import Document, split_documents
+
+    corpus, queries, _ = load_scifact(data_dir, scifact_queries)
+    docs = [Document(i, t) for i, t in list(corpus.items())[:scifact_docs]]
+    passages = [p.text for p in split_documents(docs, enc.tokenizer, enc.max_length - 2)]
+    p_enc = enc.encode(passages, warn=False)
+    q_enc = enc.encode([q for _, q in queries], warn=False)
+    pv = torch.stack([e.pooled for e in p_enc])
+    sci = [(q, p_enc[j]) for q in q_enc for j in torch.topk(pv @ q.pooled, 10).indices.tolist()]
+
+    def codec_on(encoded: list[Encoded]) -> Codec:
+        vectors = torch.cat([as_stored(e, "int8").vectors for e in encoded])
+        pick = torch.randperm(len(vectors), generator=torch.Generator().manual_seed(0))[:TRAIN_TOKENS]
+        return Codec.train(vectors[pick])
+
+    log("  training the codecs …")
+    dev_codec = codec_on([exact[b] for _, b in pairs_all])
+    sci_codec = codec_on(p_enc)
+
+    def score(pairs: list[tuple[Encoded, Encoded]]) -> tuple[np.ndarray, np.ndarray]:
+        return (
+            np.array(verifier._score_encoded(pairs)),
+            np.array([maxsim(a.vectors, b.vectors) for a, b in pairs]),
+        )
+
     out: dict[str, dict[str, float]] = {}
     base: dict[str, np.ndarray] = {}
-    for fmt in ("none", *FORMATS):
-        enc = exact if fmt == "none" else {t: as_stored(e, fmt) for t, e in exact.items()}
-        pairs = [(enc[r.a], enc[r.b]) for r in rows]
-        scores = {
-            "verifier": np.array(verifier._score_encoded(pairs)),
-            "MaxSim": np.array([maxsim(a.vectors, b.vectors) for a, b in pairs]),
-            "pooled": np.array([float(a.pooled @ b.pooled) for a, b in pairs]),
-        }
-        if fmt == "none":
-            base = scores
-        row: dict[str, float] = {}
-        for name, s in scores.items():
-            row[f"{name} mean abs Δ"] = float(np.abs(s - base[name]).mean())
-            row[f"{name} max abs Δ"] = float(np.abs(s - base[name]).max())
-        row["verifier PAWS AUC"] = roc_auc([labels[i] for i in paws], scores["verifier"][paws].tolist())
-        out[fmt] = row
+    for option in OPTIONS:
+        log(f"  {option} …")
+        dev = [(_query_side(option, exact[a]), _doc_side(option, exact[b], dev_codec)) for a, b in pairs_all]
+        sci_pairs = [(_query_side(option, q), _doc_side(option, d, sci_codec)) for q, d in sci]
+        v_dev, m_dev = score(dev)
+        v_sci, m_sci = score(sci_pairs)
+        if option == "none":
+            base = {"v_dev": v_dev, "m_dev": m_dev, "v_sci": v_sci, "m_sci": m_sci}
+        sizes = [stored_bytes(e, option if option != "none" else "fp32", sci_codec) for e in p_enc]
+        row: dict[str, float] = {"bytes per passage": float(np.mean([b for b, _ in sizes]))}
+        row["× fp32"] = float(np.sum([b for b, _ in sizes]) / np.sum([f for _, f in sizes]))
+        for name, got, ref in (
+            ("verifier Δ dev", v_dev, base["v_dev"]),
+            ("MaxSim Δ dev", m_dev, base["m_dev"]),
+            ("verifier Δ SciFact", v_sci, base["v_sci"]),
+            ("MaxSim Δ SciFact", m_sci, base["m_sci"]),
+        ):
+            row[f"{name} mean"] = float(np.abs(got - ref).mean())
+            row[f"{name} max"] = float(np.abs(got - ref).max())
+        offset = len(rows)
+        for set_name, set_rows in aucs.items():
+            part = v_dev[offset : offset + len(set_rows)]
+            row[f"{set_name} AUC"] = roc_auc([r.label for r in set_rows], part.tolist())
+            offset += len(set_rows)
+        out[option] = row
     return out
 
 
@@ -313,12 +431,168 @@ def cache_markdown(table: dict[str, dict[str, float]], n_pairs: int) -> str:
     lines = ["| stored as | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
     for fmt, row in table.items():
         name = "fp32, no cache (reference)" if fmt == "none" else fmt
-        cells = [f"{row[c]:.4f}" if "AUC" in c else f"{row[c]:.2e}" for c in cols]
+        cells = [
+            f"{row[c]:.4f}"
+            if "AUC" in c
+            else f"{row[c]:.0f}"
+            if c == "bytes per passage"
+            else f"{row[c]:.3f}"
+            if c == "× fp32"
+            else f"{row[c]:.1e}"
+            for c in cols
+        ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines.append(
-        f"\nDev pairs: {n_pairs} (half from the carved PAWS dev part, half from the carved MRPC part; the "
-        "shipped weights never saw either); Δ is against scores from uncompressed fp32 vectors."
+        f"\nDev pairs: {n_pairs} (half from the carved PAWS dev part, half from the carved MRPC part; the shipped "
+        "weights never saw either) plus the AUC sets; SciFact: (query, passage) pairs of the dense top 10. Δ is "
+        "against scores from uncompressed fp32 vectors; the first side of a pair is the query (int8 in memory under "
+        "the codec rows), the second the stored passage. Bytes: vectors, pooled vector and parse of a SciFact "
+        "passage as the token file stores them; × fp32: against fp32 ColBERT-style storage of every position "
+        "([CLS] and [SEP] included)."
     )
+    return "\n".join(lines)
+
+
+# -- indexing a corpus -------------------------------------------------------------------------------------------
+@dataclass
+class IndexReport:
+    corpus: str
+    documents: int
+    passages: int
+    split_documents: int
+    threads: int
+    load: float
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+    split_seconds: float = 0.0
+    forward_seconds: float = 0.0
+    parse_seconds: float = 0.0
+    codec_seconds: float = 0.0
+    upsert_seconds: float = 0.0
+    truncated: int = 0
+    warnings: int = 0
+    word_pieces: int = 0
+    file_bytes: int = 0
+    row_bytes: int = 0
+    fp32_bytes: int = 0
+    rows: int = 0
+
+
+class _Clock:
+    """Seconds spent inside wrapped calls."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def wrap(self, fn):
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - start
+
+        return timed
+
+
+def bench_index_corpus(
+    encoder: TokenEncoder,
+    corpus: Path,
+    n_docs: int | None = None,
+    *,
+    max_tokens: int | None = None,
+    overlap: int | None = None,
+    keep: Path | None = None,
+    log: Callable[[str], None] = print,
+) -> IndexReport:
+    """Index a BEIR corpus (``corpus.jsonl(.gz)`` in the folder ``corpus``) into a fresh embedded store, as ``verimap
+    index`` does, timing each part. ``encoder`` should be a fresh one (its parser and model get timers). ``keep``:
+    index into this new directory (kept, e.g. for ``verimap eval-ir --store``) instead of a temporary one."""
+    import warnings
+
+    from verimap.evaluation.ir import Beir
+    from verimap.passages import DEFAULT_OVERLAP
+    from verimap.store import VerimapStore
+
+    file = next(corpus / n for n in ("corpus.jsonl", "corpus.jsonl.gz") if (corpus / n).is_file())
+    documents = list(Beir(file, [], {}, file).documents())[:n_docs]
+    from verimap import quantize
+
+    clocks = {k: _Clock() for k in ("forward", "parse", "codec", "upsert")}
+    if encoder.parser is not None:
+        encoder.parser.parse = clocks["parse"].wrap(encoder.parser.parse)  # type: ignore[method-assign]
+    encoder.model.forward = clocks["forward"].wrap(encoder.model.forward)  # type: ignore[method-assign]
+    report = IndexReport(str(file), len(documents), 0, 0, torch.get_num_threads(), os.getloadavg()[0])
+    train = quantize.Codec.train
+    quantize.Codec.train = clocks["codec"].wrap(train)  # type: ignore[method-assign]
+    with tempfile.TemporaryDirectory() as tmp:
+        if keep is not None and keep.exists() and any(keep.iterdir()):
+            raise ValueError(f"{keep} is not empty: the bench indexes into a new store")
+        store = VerimapStore(keep if keep is not None else Path(tmp) / "index", encoder=encoder)
+        store.collection.upsert = clocks["upsert"].wrap(store.collection.upsert)  # type: ignore[method-assign]
+        log(f"  {len(documents)} documents from {file} …")
+        cpu, start = time.process_time(), time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", TruncationWarning)
+            split_start = time.perf_counter()
+            passages = store.passages(
+                documents, max_tokens=max_tokens, overlap=DEFAULT_OVERLAP if overlap is None else overlap
+            )
+            report.split_seconds = time.perf_counter() - split_start
+            store.add_documents(documents, passages=passages)
+        report.seconds = time.perf_counter() - start
+        report.cpu_seconds = time.process_time() - cpu
+        report.warnings = sum(isinstance(w.message, TruncationWarning) for w in caught)
+        report.passages = len(passages)
+        report.split_documents = len({p.parent_id for p in passages if p.count > 1})
+        for name, clock in clocks.items():
+            setattr(report, f"{name}_seconds", clock.seconds)
+        assert store.count() == len(passages)
+        token_file = store.token_file
+        encoder.cache.detach()  # type: ignore[union-attr]
+        with sqlite3.connect(token_file) as conn:  # type: ignore[arg-type]
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            n, row_bytes, pieces, truncated = conn.execute(
+                "SELECT count(*), sum(length(vectors) + length(pooled) + coalesce(length(parse), 0)), sum(rows),"
+                " sum(truncated) FROM tokens"
+            ).fetchone()
+        report.rows, report.row_bytes, report.word_pieces, report.truncated = n, row_bytes, pieces, truncated
+        report.fp32_bytes = (pieces + 2 * n) * encoder.dim * 4
+        report.file_bytes = sum(f.stat().st_size for f in Path(token_file).parent.glob(Path(token_file).name + "*"))
+    quantize.Codec.train = train  # type: ignore[method-assign]
+    return report
+
+
+def index_markdown(r: IndexReport) -> str:
+    other = r.seconds - r.forward_seconds - r.parse_seconds - r.codec_seconds - r.upsert_seconds - r.split_seconds
+    parts = [
+        ("encoder forward", r.forward_seconds),
+        ("spaCy parse", r.parse_seconds),
+        ("splitting into passages", r.split_seconds),
+        ("codec training (k-means)", r.codec_seconds),
+        ("Chroma upserts", r.upsert_seconds),
+        ("the rest (tokenizing, codes, token file, Python)", other),
+    ]
+    lines = [
+        "| documents | passages | wall time | documents/s | passages/s | CPU s per document |",
+        "|---:|---:|---:|---:|---:|---:|",
+        f"| {r.documents} | {r.passages} | {r.seconds:.0f} s | {r.documents / r.seconds:.1f} | "
+        f"{r.passages / r.seconds:.1f} | {r.cpu_seconds / r.documents:.3f} |",
+        "",
+        "| part | seconds | share |",
+        "|---|---:|---:|",
+        *[f"| {name} | {sec:.1f} | {sec / r.seconds:.0%} |" for name, sec in parts],
+        "",
+        f"- Corpus: `{r.corpus}`; {r.split_documents} documents longer than one passage were split "
+        f"({r.word_pieces} word pieces stored); truncated passages: {r.truncated}; truncation warnings: {r.warnings}.",
+        f"- Torch threads: {r.threads}; 1-minute load average when the run started: {r.load:.1f} (other processes "
+        f"on the machine slow every figure here). At {r.cpu_seconds / r.documents:.3f} CPU seconds per document, "
+        f"{r.threads} otherwise idle cores would index about {r.threads * r.documents / r.cpu_seconds:.0f} "
+        "documents/s.",
+        f"- Token file: {r.row_bytes / r.rows:.0f} bytes per passage in its rows (vectors, pooled vector, parse) = "
+        f"{r.row_bytes / r.fp32_bytes:.3f} × fp32 ColBERT-style storage; {r.file_bytes / r.rows:.0f} bytes per "
+        f"passage on disk with SQLite's keys and pages ({r.file_bytes / r.fp32_bytes:.3f} ×).",
+    ]
     return "\n".join(lines)
 
 

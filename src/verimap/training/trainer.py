@@ -137,7 +137,7 @@ class VectorCache:
         from verimap.cache import decompress
 
         e = self.entries[self.key(text)]
-        return decompress(e.vectors), decompress(e.pooled[None].astype(np.float32))[0], e.parse
+        return e.token_vectors(), decompress(e.pooled[None].astype(np.float32))[0], e.parse
 
 
 def batch_maps(cache: VectorCache, batch: Sequence[Example], config: NetworkConfig, rng: random.Random | None):

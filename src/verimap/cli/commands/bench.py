@@ -1,10 +1,13 @@
-"""``verimap bench speed|cache|serve``: latency against a cross-encoder-shaped forward, what the token cache costs,
-and what HTTP adds.
+"""``verimap bench speed|cache|index|serve``: latency against a cross-encoder-shaped forward, what the token store
+costs, indexing speed, and what HTTP adds.
 
 ``speed``: cross-encoder-shaped forward, pooled cosine, MaxSim and the verifier, cold and warm, for 10/50/100
 candidates, plus the verifier network's share, indexing throughput, bytes per cached passage and peak memory
 (on SciFact sentences from the data folder, or on demo passages without one).
-``cache``: each storage format's effect on verifier, MaxSim and pooled-cosine scores of dev pairs.
+``cache``: each storage option's bytes per passage and its effect on verifier and MaxSim scores (dev pairs and
+SciFact query-passage pairs) and on dev ROC-AUCs.
+``index``: ``verimap index`` end to end on a BEIR corpus (``--corpus``, default the SciFact folder of the data
+folder): documents/s, passages/s, each part's share of the time (encoder, spaCy parse, upserts ...), token bytes.
 ``serve``: a warm rerank of --candidates cached passages (one number, default 50) in process, through `verimap
 serve` (a child process on a loopback port), and as a `verimap search` process per query; then --requests requests
 from --concurrency clients at once (latency p50/p95, requests/s). Needs the serve extra.
@@ -57,12 +60,32 @@ def cmd_bench(args: argparse.Namespace) -> int:
         if args.png:
             bench.speed_plot(report, Path(args.png))
             md += f"\n\n![rerank latency]({Path(args.png).name})"
-    else:
+    elif args.what == "cache":
         if args.pairs < 2:
             raise CLIError("--pairs must be at least 2")
         data = data_folder(args, cfg)
         verifier = make_verifier(cfg, make_encoder(cfg, cache=False))
-        md = bench.cache_markdown(bench.bench_cache(verifier, data, args.pairs), args.pairs)
+        table = bench.bench_cache(verifier, data, args.pairs, auc_limit=args.auc_limit, scifact_docs=args.scifact_docs)
+        md = bench.cache_markdown(table, args.pairs)
+    else:
+        if args.docs is not None and args.docs < 1:
+            raise CLIError("--docs must be a positive integer")
+        corpus = Path(args.corpus) if args.corpus else data_folder(args, cfg) / "scifact"
+        if not corpus.is_dir():
+            raise CLIError(f"no corpus folder {corpus}")
+        encoder = make_encoder(cfg, cache=TokenCache())  # its own: the bench times its parser and model
+        try:
+            report = bench.bench_index_corpus(
+                encoder,
+                corpus,
+                args.docs,
+                max_tokens=cfg.passage_tokens,
+                overlap=cfg.passage_overlap,
+                keep=Path(args.keep) if args.keep else None,
+            )
+        except ValueError as exc:
+            raise CLIError(str(exc)) from exc
+        md = bench.index_markdown(report)
     print(md)
     if args.write:
         write_block(Path(args.write), f"bench-{args.what}", md)
@@ -109,11 +132,11 @@ def serve(args: argparse.Namespace, cfg) -> str:
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "bench",
-        help="speed and token-cache benchmarks",
+        help="speed, token-store and indexing benchmarks",
         description=help_text(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("what", choices=("speed", "cache", "serve"))
+    p.add_argument("what", choices=("speed", "cache", "index", "serve"))
     p.add_argument("--weights", help="verifier weights (default: shipped)")
     add_data_argument(p)
     p.add_argument("--candidates", type=int, nargs="+", help="candidates per request (default: 10 50 100; `serve`: 50)")
@@ -123,6 +146,11 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--search-repeats", type=int, default=3, help="`serve`: timed `verimap search` processes (0: none)")
     p.add_argument("--index-docs", type=int, default=500, help="passages for the indexing measurement")
     p.add_argument("--pairs", type=int, default=1000, help="dev pairs for `cache`")
+    p.add_argument("--auc-limit", type=int, default=300, help="`cache`: rows per dev AUC set")
+    p.add_argument("--scifact-docs", type=int, default=300, help="`cache`: SciFact abstracts for query-passage pairs")
+    p.add_argument("--corpus", metavar="DIR", help="`index`: a BEIR folder (default: <data>/scifact)")
+    p.add_argument("--docs", type=int, help="`index`: only the first N documents")
+    p.add_argument("--keep", metavar="DIR", help="`index`: index into this new directory and keep it")
     p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     p.add_argument("--write", help="replace this benchmark's block in a markdown file (e.g. docs/benchmarks.md)")
     p.add_argument("--png", help="`speed`: also save the latency plot here (e.g. docs/bench-speed.png)")

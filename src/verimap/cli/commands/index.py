@@ -1,15 +1,21 @@
-"""``verimap index PATH…``: split files into passages, embed them with the encoder, upsert them into the store.
+"""``verimap index PATH…``: read documents, split them into passages that fit the encoder, embed and store them.
 
 Inputs (a directory is walked recursively for these):
 
-- ``.txt`` / ``.md``: split by :mod:`verimap.splitter` (blank-line paragraphs; long ones cut at sentence ends);
-  each passage's id is the sha256 of its text, its metadata ``{"source", "passage"}``.
-- ``.jsonl`` (or ``.jsonl.gz``): one ``{"id", "text", "meta"}`` object per line (``id`` and ``meta`` optional),
-  or BEIR ``corpus.jsonl`` rows ``{"_id", "title", "text"}`` (title and text joined). A bad line is reported with
-  its line number and left out; the file's other lines are indexed.
+- ``.txt`` / ``.md``: each paragraph (:func:`verimap.splitter.paragraphs`: blank-line separated, headings kept with
+  the paragraph after them) is a document; its id is the sha256 of its text, its metadata ``{"source", "paragraph"}``.
+- ``.jsonl`` (or ``.jsonl.gz``): one record per line: ``id`` (or BEIR's ``_id``; default: the sha256 of the text),
+  ``text``, optional ``title`` (the document is ``title + " " + text``), optional ``meta`` (an object); every
+  other field is kept as metadata too. A bad line is reported with its line number and left out; the file's other
+  lines are indexed.
+- A BEIR folder (``corpus.jsonl`` or ``corpus.jsonl.gz`` beside ``queries.jsonl`` and ``qrels/``): its corpus only.
 
-Re-indexing is idempotent: records are upserted by id. Exit status: 0 all indexed; 1 some files or JSONL lines
-skipped (each named with the reason, the rest indexed); 2 nothing indexable or a path that does not exist.
+Documents longer than ``--passage-tokens`` word pieces (default: what the encoder reads, 254) are cut into
+sentence-aware passages overlapping by up to ``--passage-overlap`` pieces (:mod:`verimap.passages`), each stored
+with its document's id and character offsets: nothing is truncated. Re-indexing is idempotent (passages are upserted
+by id) and drops the passages a shorter new version of a document no longer has. Exit status: 0 all indexed; 1 some
+files or JSONL lines skipped (each named with the reason, the rest indexed); 2 nothing indexable or a path that does
+not exist.
 """
 
 from __future__ import annotations
@@ -18,7 +24,6 @@ import argparse
 import gzip
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 from verimap.cli.options import (
@@ -31,27 +36,19 @@ from verimap.cli.options import (
 )
 from verimap.errors import CLIError
 from verimap.inputs import check_unicode
-from verimap.splitter import MAX_WORDS, split_text
+from verimap.passages import Document
+from verimap.splitter import paragraphs
 from verimap.store import stable_id
 
-TRUNCATION_HINT = (
-    "split them into shorter passages: a smaller --max-words for .txt/.md files; JSONL records are "
-    "indexed whole, so split those before indexing"
-)
+TRUNCATION_HINT = "passages are cut to fit the encoder, so this should not happen: please report it"
 
 TEXT_SUFFIXES = (".txt", ".md")
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz")
+BEIR_CORPUS = ("corpus.jsonl", "corpus.jsonl.gz")
 
 
 class Skip(Exception):
     """This file cannot be indexed; the message says why."""
-
-
-@dataclass
-class Passage:
-    id: str
-    text: str
-    meta: dict
 
 
 def supported(path: Path) -> bool:
@@ -59,8 +56,14 @@ def supported(path: Path) -> bool:
     return name.endswith(TEXT_SUFFIXES + JSONL_SUFFIXES)
 
 
+def beir_corpus(folder: Path) -> Path | None:
+    """The corpus file of a BEIR folder (``corpus.jsonl`` or ``.jsonl.gz``), or ``None``."""
+    return next((folder / n for n in BEIR_CORPUS if (folder / n).is_file()), None)
+
+
 def collect(paths: list[str]) -> tuple[list[Path], list[tuple[Path, str]], int]:
-    """``(files to read, explicitly named files skipped with reason, files ignored in directories)``."""
+    """``(files to read, explicitly named files skipped with reason, files ignored in directories)``. In a BEIR
+    folder only the corpus is read (its queries and qrels are not documents)."""
     files: list[Path] = []
     skipped: list[tuple[Path, str]] = []
     ignored = 0
@@ -75,7 +78,10 @@ def collect(paths: list[str]) -> tuple[list[Path], list[tuple[Path, str]], int]:
                 for p in path.rglob("*")
                 if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
+            beir = {p.parent for p in found if p.name in BEIR_CORPUS}
             for p in found:
+                if any(p.is_relative_to(b) for b in beir) and p.name not in BEIR_CORPUS:
+                    continue  # queries, qrels, ... of a BEIR folder
                 if supported(p):
                     files.append(p)
                 else:
@@ -87,7 +93,7 @@ def collect(paths: list[str]) -> tuple[list[Path], list[tuple[Path, str]], int]:
     return list(dict.fromkeys(files)), skipped, ignored
 
 
-def read_text_file(path: Path, max_words: int) -> list[Passage]:
+def read_text_file(path: Path) -> list[Document]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -96,13 +102,14 @@ def read_text_file(path: Path, max_words: int) -> list[Passage]:
         raise Skip(f"cannot read ({exc.strerror})") from None
     if not text.strip():
         raise Skip("empty file")
-    return [
-        Passage(stable_id(p), p, {"source": str(path), "passage": i}) for i, p in enumerate(split_text(text, max_words))
-    ]
+    return [Document(stable_id(p), p, {"source": str(path), "paragraph": i}) for i, p in enumerate(paragraphs(text))]
 
 
-def jsonl_record(obj: object, path: Path) -> Passage | None:
-    """The passage of one JSONL record (``None`` when it has no text); a bad record raises :class:`Skip`."""
+RECORD_FIELDS = ("id", "_id", "text", "title", "meta")
+
+
+def jsonl_record(obj: object, path: Path) -> Document | None:
+    """The document of one JSONL record (``None`` when it has no text); a bad record raises :class:`Skip`."""
     if not isinstance(obj, dict):
         raise Skip("expected a JSON object")
     text = obj.get("text")
@@ -118,28 +125,30 @@ def jsonl_record(obj: object, path: Path) -> Passage | None:
     if meta is not None and not isinstance(meta, dict):
         raise Skip("'meta' must be an object")
     body = " ".join(part for part in (title.strip(), text.strip()) if part)
+    extra = {str(k): v for k, v in obj.items() if k not in RECORD_FIELDS}
     try:  # JSON may escape lone surrogates ("\\ud800"): no store or tokenizer takes them
         check_unicode(body, "'text' (with 'title')")
         if ident is not None:
             check_unicode(ident, "'id'")
+        check_unicode(json.dumps({**extra, **(meta or {})}, ensure_ascii=False), "metadata")
     except ValueError as exc:
         raise Skip(str(exc)) from None
     if not body:
         return None
-    meta = dict(meta or {})
+    meta = {**extra, **(meta or {})}  # the record's other fields, then its "meta" object
     if title:
         meta.setdefault("title", title)
     meta.setdefault("source", str(path))
-    return Passage(ident or stable_id(body), body, meta)
+    return Document(ident or stable_id(body), body, meta)
 
 
-def read_jsonl_file(path: Path) -> tuple[list[Passage], int, list[tuple[int, str]]]:
-    """Passages of a JSONL file, how many of its records had no text, and its bad lines ``(number, why)``.
+def read_jsonl_file(path: Path) -> tuple[list[Document], int, list[tuple[int, str]]]:
+    """Documents of a JSONL file, how many of its records had no text, and its bad lines ``(number, why)``.
 
     Each line stands alone: a bad one (not UTF-8, not JSON, a bad field) is reported and the others are read. A file
     that cannot be read at all, or holds no record, raises :class:`Skip`."""
     opener = gzip.open if path.name.lower().endswith(".gz") else open
-    passages: list[Passage] = []
+    passages: list[Document] = []
     bad: list[tuple[int, str]] = []
     blank = lines = 0
     try:
@@ -176,13 +185,11 @@ def cmd_index(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     cfg = resolve(args)
-    if args.max_words < 1:
-        raise CLIError("--max-words must be at least 1")
     if args.batch_size < 1:
         raise CLIError("--batch-size must be at least 1")
     files, skipped, ignored = collect(args.paths)
 
-    passages: list[Passage] = []
+    documents: list[Document] = []
     per_file: list[tuple[Path, int]] = []
     bad_lines: list[tuple[Path, int, str]] = []
     blank_records = 0
@@ -197,21 +204,21 @@ def cmd_index(args: argparse.Namespace) -> int:
                 ):  # every record was bad: the lines are named below, the file needs no line of its own
                     continue
             else:
-                got = read_text_file(path, args.max_words)
+                got = read_text_file(path)
         except Skip as exc:
             skipped.append((path, str(exc)))
             continue
         if not got:
             skipped.append((path, "no text in it"))
             continue
-        passages.extend(got)
+        documents.extend(got)
         per_file.append((path, len(got)))
 
     for path, why in skipped:
         print(f"verimap: skipped {path}: {why}", file=sys.stderr)
     for path, n, why in bad_lines:
         print(f"verimap: skipped {path}: line {n}: {why}", file=sys.stderr)
-    if not passages:
+    if not documents:
         raise CLIError(
             "nothing to index"
             + (
@@ -222,29 +229,33 @@ def cmd_index(args: argparse.Namespace) -> int:
         )
 
     encoder = make_encoder(cfg)
+    limit = encoder.max_length - 2
+    size = limit if cfg.passage_tokens is None else cfg.passage_tokens
+    if not 8 <= size <= limit:
+        raise CLIError(f"--passage-tokens must be in 8..{limit} (the word pieces the encoder reads), got {size}")
+    if not 0 <= cfg.passage_overlap <= size // 2:
+        raise CLIError(f"--passage-overlap must be in 0..{size // 2} (half a passage), got {cfg.passage_overlap}")
     store = open_store(cfg, encoder, create=True)
+    passages = store.passages(documents, max_tokens=size, overlap=cfg.passage_overlap)
     if args.reset:
         store.reset()
-    unique = len({p.id for p in passages})
+    unique_docs = len({d.id for d in documents})
     try:
-        with tqdm(total=unique, desc="index", unit="passage", file=sys.stderr, disable=args.quiet) as bar:
-            written = store.add(
-                [p.text for p in passages],
-                ids=[p.id for p in passages],
-                metas=[p.meta for p in passages],
-                batch_size=args.batch_size,
-                on_batch=bar.update,
-            )
+        with tqdm(total=len(passages), desc="index", unit="passage", file=sys.stderr, disable=args.quiet) as bar:
+            written = store.add_documents(documents, passages=passages, batch_size=args.batch_size, on_batch=bar.update)
     except Exception as exc:  # a store or server failure mid-way: what was reported is stored
-        raise CLIError(f"indexing failed after {bar.n} of {unique} passages: {exc}") from exc
+        raise CLIError(f"indexing failed after {bar.n} of {len(passages)} passages: {exc}") from exc
 
-    dupes = len(passages) - unique
+    dupes = len(documents) - unique_docs
+    split = unique_docs - sum(p.count == 1 for p in passages)
     print(
-        f"indexed {written} passage(s) from {len(per_file)} file(s) into {store.where} "
+        f"indexed {written} passage(s) of {unique_docs} document(s) from {len(per_file)} file(s) into {store.where} "
         f"(collection {cfg.collection!r}); the store now holds {store.count()}"
     )
+    if split:
+        print(f"  {split} long document(s) were split into {written - (unique_docs - split)} passages")
     if dupes:
-        print(f"  {dupes} repeated passage(s) (same id) were written once")
+        print(f"  {dupes} repeated document(s) (same id) were written once")
     if blank_records:
         print(f"  {blank_records} JSONL record(s) without text were left out")
     if ignored:
@@ -259,7 +270,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "index",
-        help="split, embed and store passages from .txt/.md/.jsonl files or directories",
+        help="split, embed and store documents from .txt/.md/.jsonl files, BEIR folders or directories",
         description=help_text(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -268,8 +279,17 @@ def add(sub: argparse._SubParsersAction) -> None:
     add_store_arguments(p)
     p.add_argument("--encoder", help="local encoder model directory (default: bundled all-MiniLM-L6-v2)")
     p.add_argument("--device", help="torch device (default: cpu)")
-    p.add_argument("--max-words", type=int, default=MAX_WORDS, help=f"longest passage in words (default {MAX_WORDS})")
-    p.add_argument("--batch-size", type=int, default=128, help="passages embedded and upserted per step")
+    p.add_argument(
+        "--passage-tokens",
+        type=int,
+        help="longest passage in word pieces (default: what the encoder reads, 254; `passage_tokens` in verimap.toml)",
+    )
+    p.add_argument(
+        "--passage-overlap",
+        type=int,
+        help="word pieces repeated between a long document's passages, at most (default 32; `passage_overlap`)",
+    )
+    p.add_argument("--batch-size", type=int, default=128, help="most passages embedded and upserted per step")
     p.add_argument("--reset", action="store_true", help="empty the collection before indexing")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no notes")
     p.set_defaults(func=cmd_index, truncation_hint=TRUNCATION_HINT)
