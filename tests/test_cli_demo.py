@@ -36,7 +36,6 @@ DEMO_WRONG = {
     "travel-paris-rome",
     "corp-acme-globex",
     "incident-dog-bit",
-    "pharm-cetirizine",
     "hr-vacation-5",
     "it-after-update",
     "bill-monthly-cancel",

@@ -81,14 +81,28 @@ def test_best_returns_the_highest_scoring_hit(plumbing_guard):
         plumbing_guard.check(CACHED, SAME_WORDS),
     )
     assert plumbing_guard.best(CACHED, [UNRELATED, "", UNRELATED]) is None
-    assert plumbing_guard.best(CACHED, [SAME_WORDS, CACHED]) == (1, Verdict(True, 1.0, None))
+    assert plumbing_guard.best(CACHED, [UNRELATED, CACHED]) == (1, Verdict(True, 1.0, None))
+    assert plumbing_guard.best(CACHED, [SAME_WORDS, CACHED]) == (0, Verdict(True, 1.0, None))  # ties: the first
     assert plumbing_guard.best(CACHED, []) is None
 
 
+def test_letter_case_and_white_space_alone_make_no_difference(guard):
+    # The uncased encoder cannot see them; the parser would misread "Switch On" as a name.
+    assert guard.check(CACHED, SAME_WORDS) == Verdict(True, 1.0, None)
+    assert guard.check(CACHED, "  " + CACHED.upper().replace(" ", "\t ")) == Verdict(True, 1.0, None)
+    assert guard.check(CACHED, CACHED.replace("on", "off")).score < 1.0
+
+
 def test_threshold_comes_from_the_call_then_the_guard_card_then_the_verifier(tmp_path, verifier, encoder):
-    assert CacheGuard(verifier).threshold == verifier.threshold  # the shipped card has no guard section yet
-    assert CacheGuard(verifier).threshold_source == "verifier card"
-    own = CacheGuard(Verifier(encoder=encoder, threshold=0.3))
+    shipped = json.loads(card_path(SHIPPED).read_text())
+    assert CacheGuard(verifier).threshold == shipped["guard"]["threshold"] != verifier.threshold
+    assert CacheGuard(verifier).threshold_source == "guard card"
+    bare = tmp_path / "bare.safetensors"
+    shutil.copy(SHIPPED, bare)
+    card_path(bare).write_text(json.dumps({k: v for k, v in shipped.items() if k != "guard"}))
+    plain = CacheGuard(Verifier(bare, encoder=encoder))
+    assert (plain.threshold, plain.threshold_source) == (verifier.threshold, "verifier card")
+    own = CacheGuard(Verifier(bare, encoder=encoder, threshold=0.3))
     assert (own.threshold, own.threshold_source) == (0.3, "verifier")
     assert (CacheGuard(verifier, threshold=0.25).threshold, CacheGuard(verifier, 0.25).threshold_source) == (
         0.25,

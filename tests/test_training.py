@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import random
 
+import pytest
 import torch
 
 from verimap import Verifier
@@ -148,3 +149,16 @@ def test_end_to_end_rejects_an_unknown_checkpoint_rule(tmp_path, shared_data, ti
         )
         == 2
     )
+
+
+@pytest.mark.slow
+def test_fit_guard_writes_a_threshold_the_guard_then_uses(copy, shared_data, encoder):
+    from verimap.guard import CacheGuard
+    from verimap.training.guard_fit import fit_guard
+    from verimap.weights import card_path
+
+    section = fit_guard(copy, shared_data, encoder=encoder)
+    assert 0.0 < section["threshold"] < 1.0 and 0.0 <= section["dev_false_hit"] <= 1.0
+    assert json.loads(card_path(copy).read_text())["guard"] == section
+    guard = CacheGuard(Verifier(copy, encoder=encoder))
+    assert (guard.threshold, guard.threshold_source) == (section["threshold"], "guard card")

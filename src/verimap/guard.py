@@ -19,7 +19,9 @@ Rules, the same in every front door (LangChain's ``VerifiedSemanticCache``, Hays
 - **threshold**: the one given, else the card's ``extra["guard"]["threshold"]`` (fitted on prompt–prompt dev
   data), else the verifier's own threshold (fitted for query–passage pairs, so a stand-in). ``hit`` is
   ``score >= threshold``.
-- **identical prompts** (the same string) are a hit with score 1.0, without running the network.
+- **identical prompts** are a hit with score 1.0, without running the network: the same text up to letter case and
+  runs of white space, which the uncased encoder cannot see either (only the parser would, and it misreads
+  mid-sentence capitals such as "Switch On" as names).
 - **empty prompts**: a prompt with no visible character (``""``, whitespace, zero-width or control characters
   only) means nothing, so it is a miss with score 0.0 and reason ``empty``, never a hit (not even with another
   empty prompt). A prompt that is not a string (``None``) raises ``TypeError``; invalid Unicode (a lone surrogate)
@@ -125,6 +127,11 @@ def guard_settings(card: Any, source: str = "weights card") -> dict[str, Any]:
     return out
 
 
+def _folded(text: str) -> str:
+    """``text`` as the uncased encoder reads it: case-folded, white space collapsed."""
+    return " ".join(text.casefold().split())
+
+
 def _prompt(value: Any, name: str) -> str:
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a string, got {type(value).__name__}")
@@ -213,7 +220,7 @@ class CacheGuard:
         for i, (new, cached) in enumerate(checked):
             if not has_visible_text(new) or not has_visible_text(cached):
                 out[i] = Verdict(False, 0.0, "empty")
-            elif new == cached:
+            elif _folded(new) == _folded(cached):
                 out[i] = Verdict(True, 1.0, None)
             else:
                 todo.append(i)

@@ -214,6 +214,8 @@ LICENCES = {
     "sugarcrepe": "SugarCrepe: MIT; COCO captions CC BY 4.0",
     "cad_train": "CAD-SNLI: Apache-2.0; SNLI CC BY-SA 4.0",
     "breaking_nli": "Breaking-NLI: CC BY-SA 4.0",
+    "banking77_train": "Banking77 (Casanueva et al., 2020, PolyAI): CC BY 4.0, attribution",
+    "prompts": "templated cache prompts written for verimap (training/prompt_pairs.py): Apache-2.0",
 }
 
 

@@ -86,7 +86,7 @@ def test_verified_entries_are_hits_and_the_rest_misses(checker, verifier, plumbi
 def test_top_k_and_threshold_per_call(checker):
     one = checker.run(query=SAME_WORDS, top_k=1)
     assert len(one["hits"]) + len(one["misses"]) == 1
-    strict = checker.run(query=SAME_WORDS, threshold=1.0)
+    strict = checker.run(query=CACHED.rstrip("?"), threshold=1.0)  # not the same text: under 1.0
     assert strict["hits"] == [] and [d.id for d in strict["misses"]] == ["dark", "paris"]
     assert checker.run(query=CACHED, threshold=1.0)["hits"][0].score == 1.0  # the same question
 
