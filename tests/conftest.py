@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from verimap.testing import encoder, half_fused_verifier, half_fused_weights, verifier  # noqa: F401  (session fixtures: the real encoder and verifier)
+from verimap.testing import encoder, verifier  # noqa: F401  (session fixtures: the real encoder and verifier)
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 

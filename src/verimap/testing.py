@@ -164,26 +164,3 @@ def verifier(encoder):
     from verimap.shared import shared_verifier
 
     return shared_verifier()
-
-
-@pytest.fixture(scope="session")
-def half_fused_weights(tmp_path_factory) -> str:
-    """A copy of the shipped weights whose card fuses half-and-half with the prior (``fuse_weight`` 0.5), for the
-    tests of the prior plumbing: the shipped card (``fuse_weight`` 1.0, one absolute score) never consults it."""
-    import json
-    import shutil
-
-    from verimap.weights import SHIPPED, card_path
-
-    path = tmp_path_factory.mktemp("half-fused") / "verifier.safetensors"
-    shutil.copy(SHIPPED, path)
-    card_path(path).write_text(json.dumps({**json.loads(card_path(SHIPPED).read_text()), "fuse_weight": 0.5}))
-    return str(path)
-
-
-@pytest.fixture(scope="session")
-def half_fused_verifier(half_fused_weights, encoder):
-    """The :class:`~verimap.Verifier` of :func:`half_fused_weights`, on the shared encoder."""
-    from verimap.verifier import Verifier
-
-    return Verifier(half_fused_weights, encoder=encoder)

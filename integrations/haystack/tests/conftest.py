@@ -12,7 +12,7 @@ os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 
 from haystack import Document  # noqa: E402
 
-from verimap.testing import encoder, half_fused_verifier, half_fused_weights, verifier  # noqa: E402, F401  (session fixtures: the real encoder and verifier)
+from verimap.testing import encoder, verifier  # noqa: E402, F401  (session fixtures: the real encoder and verifier)
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

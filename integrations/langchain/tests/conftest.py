@@ -9,7 +9,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")  # before chromadb is imp
 import pytest  # noqa: E402
 from langchain_core.documents import Document  # noqa: E402
 
-from verimap.testing import encoder, half_fused_verifier, half_fused_weights, verifier  # noqa: E402, F401  (session fixtures: the real encoder and verifier)
+from verimap.testing import encoder, verifier  # noqa: E402, F401  (session fixtures: the real encoder and verifier)
 
 QUERY = "Did the dog bite the man?"
 TRUE_MATCH = "The dog bit the man."

@@ -193,8 +193,7 @@ def test_fuse_prior_retriever_uses_and_preserves_the_incoming_score(verifier):
     assert {d.id: d.metadata["retriever_score"] for d in out_alt} == {"a": 0.9, "b": 0.2, "c": 0.5}
 
 
-def test_fuse_prior_retriever_orders_differently_from_maxsim(half_fused_verifier):
-    verifier = half_fused_verifier  # the prior matters only where the card fuses it in
+def test_fuse_prior_retriever_orders_differently_from_maxsim(verifier):
     # The near-miss arrives with a much higher score than the true match: the retriever prior follows it,
     # the MaxSim prior (the default) ignores it. Both orders are exactly the core's.
     docs = [

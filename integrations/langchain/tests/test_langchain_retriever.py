@@ -71,8 +71,7 @@ async def test_default_is_fuse_drops_nothing_and_orders_like_the_core(chroma_ret
     assert [d.id for d in default_k.invoke(QUERY)] == [corpus[r.index].id for r in expected[:4]]  # k=4, no drop
 
 
-def test_fuse_prior_retriever_uses_incoming_scores(half_fused_verifier):
-    verifier = half_fused_verifier  # the prior matters only where the card fuses it in
+def test_fuse_prior_retriever_uses_incoming_scores(verifier):
     docs = [
         Document(page_content=TRUE_MATCH, id="true-match", metadata={"relevance_score": 0.0}),
         Document(page_content=NEAR_MISS, id="near-miss", metadata={"relevance_score": 1.0}),

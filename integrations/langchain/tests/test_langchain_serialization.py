@@ -62,10 +62,8 @@ def ids(compressor: StructuralVerifierCompressor) -> list[str]:
 
 
 @pytest.mark.parametrize("fuse_prior", ["maxsim", "retriever"])
-def test_fuse_prior_round_trips(half_fused_weights, fuse_prior):
-    # weights (not a ready verifier) so they round-trip; a card that fuses, so the prior matters
-    weights = half_fused_weights
-    original = StructuralVerifierCompressor(weights=weights, fuse_prior=fuse_prior, top_n=None)
+def test_fuse_prior_round_trips(verifier, fuse_prior):
+    original = StructuralVerifierCompressor(verifier=verifier, fuse_prior=fuse_prior, top_n=None)
     data = dumpd(original)
     assert data["kwargs"]["fuse_prior"] == fuse_prior and data["kwargs"]["mode"] == "fuse"
     for restored in (
@@ -74,8 +72,8 @@ def test_fuse_prior_round_trips(half_fused_weights, fuse_prior):
     ):
         assert (restored.mode, restored.fuse_prior, restored.score_threshold) == ("fuse", fuse_prior, None)
         assert ids(restored) == ids(original)
-    assert ids(StructuralVerifierCompressor(weights=weights, fuse_prior="maxsim", top_n=None)) != ids(
-        StructuralVerifierCompressor(weights=weights, fuse_prior="retriever", top_n=None)
+    assert ids(StructuralVerifierCompressor(verifier=verifier, fuse_prior="maxsim", top_n=None)) != ids(
+        StructuralVerifierCompressor(verifier=verifier, fuse_prior="retriever", top_n=None)
     )
 
 

@@ -70,16 +70,13 @@ def test_explicit_threshold_in_fuse_mode_rejects(ranker, verifier, near_miss_cas
     assert all(d.meta["verifier_accepted"] is True for d in out["documents"])
 
 
-def test_fuse_prior_retriever_uses_incoming_scores(half_fused_verifier, half_fused_weights):
-    verifier = half_fused_verifier  # the prior matters only where the card fuses it in
+def test_fuse_prior_retriever_uses_incoming_scores(verifier):
     query, match, miss = "Did the dog bite the man?", "The dog bit the man.", "The man bit the dog."
     texts = [match, miss, "Paris is the capital of France."]
     incoming = [0.1, 0.95, 0.5]  # the retriever strongly prefers the near-miss
     inputs = [Document(content=t, score=s) for t, s in zip(texts, incoming)]
-    by_maxsim = StructuralVerifierRanker(top_k=None, weights=half_fused_weights).run(query=query, documents=inputs)
-    by_retriever = StructuralVerifierRanker(top_k=None, fuse_prior="retriever", weights=half_fused_weights).run(
-        query=query, documents=inputs
-    )
+    by_maxsim = StructuralVerifierRanker(top_k=None).run(query=query, documents=inputs)
+    by_retriever = StructuralVerifierRanker(top_k=None, fuse_prior="retriever").run(query=query, documents=inputs)
     assert by_maxsim["rejected"] == [] and by_retriever["rejected"] == []
     expected = verifier.rank(query, texts, mode="fuse", prior_scores=incoming)
     assert [d.content for d in by_retriever["documents"]] == [texts[r.index] for r in expected]
