@@ -288,9 +288,9 @@ def test_search_defaults_to_the_library_policy(capsys, tmp_path, kb, verifier):
     assert [r["score"] for r in res["results"]] == pytest.approx([r.score for r in library], abs=1e-6)
 
 
-def test_search_header_counts_what_the_rows_say(capsys, tmp_path, kb):
+def test_search_header_counts_what_the_rows_say(capsys, tmp_path, kb, verifier):
     """In fuse mode the header used to say "7 accepted ... 0 rejected" while rows said REJECT."""
-    query = "Flights from Paris to Rome"  # the shipped threshold accepts the two flight passages, rejects the rest
+    query = "Flights from Paris to Rome"  # the shipped threshold accepts some passages and rejects others
     index(capsys, tmp_path, kb)
     res = search_json(capsys, tmp_path, query)
     verdicts = [r["accepted"] for r in res["results"]]
@@ -300,7 +300,8 @@ def test_search_header_counts_what_the_rows_say(capsys, tmp_path, kb):
     assert rc == 0, err
     head, rows = out.splitlines()[0], out.splitlines()[3:]
     accepted, rejected = sum(" ACCEPT " in r for r in rows), sum(" REJECT " in r for r in rows)
-    assert head.startswith(f"7 recalled: {accepted} accepted, {rejected} rejected — mode fuse, threshold 0.0586")
+    threshold = f"{verifier.threshold:.4g}"
+    assert head.startswith(f"7 recalled: {accepted} accepted, {rejected} rejected — mode fuse, threshold {threshold}")
     assert "none set aside; showing 7" in head
     rc, out, err = run(capsys, "search", query, "--store", tmp_path / "index", "--mode", "rerank", "--width", "120")
     head, rows = out.splitlines()[0], out.splitlines()[3:]

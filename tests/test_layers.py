@@ -1,4 +1,4 @@
-"""Who may import whom (shared/design.md): core ← training / evaluation ← front doors (CLI, the two adapters).
+"""Who may import whom (shared/design.md): core ← training / evaluation ← front doors (CLI, the server, the two adapters).
 
 Every import counts, also the lazy ones inside functions: the module graph has no cycle, the core imports no
 training, evaluation, CLI or adapter module, and training / evaluation import no front door.
@@ -15,7 +15,7 @@ PACKAGES = {
     "haystack_integrations": ROOT / "integrations" / "haystack" / "haystack_integrations",
     "langchain_verimap": ROOT / "integrations" / "langchain" / "langchain_verimap",
 }
-FRONT_DOORS = ("verimap.cli", "verimap.__main__", "haystack_integrations", "langchain_verimap")
+FRONT_DOORS = ("verimap.cli", "verimap.serve", "verimap.__main__", "haystack_integrations", "langchain_verimap")
 MIDDLE = ("verimap.training", "verimap.evaluation")
 
 
