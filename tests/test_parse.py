@@ -6,6 +6,7 @@ import pytest
 
 from verimap import Verifier
 from verimap.cache import TokenCache
+from verimap.encoder import TokenEncoder
 from verimap.errors import ParserError, WeightsError
 from verimap.parse import PARSER_PACKAGE, ROLES
 
@@ -93,6 +94,6 @@ def test_a_missing_or_broken_parser_model_names_the_package(monkeypatch, module,
     assert PARSER_PACKAGE in str(info.value)
 
 
-def test_weights_that_read_the_parse_refuse_an_encoder_without_a_parser(encoder):
+def test_weights_that_read_the_parse_refuse_an_encoder_without_a_parser():
     with pytest.raises(WeightsError, match="parser"):
-        Verifier(encoder=encoder.with_cache(None).__class__(parser=False))
+        Verifier(encoder=TokenEncoder(parser=False))
