@@ -47,7 +47,7 @@ def test_eval_ir_prints_the_table_and_writes_the_fixed_json_shape(tmp_path, caps
         assert f"| {row} |" in printed
     report = json.loads(out.read_text())
     assert set(report) == {"ndcg@10", "recall@k", "queries", "per_query"}
-    assert set(report["ndcg@10"]) == set(report["recall@k"]) == {"dense", "maxsim", "default"}
+    assert set(report["ndcg@10"]) == set(report["recall@k"]) == {"dense", "maxsim", "verifier", "default"}
     assert report["queries"] == 2 and set(report["per_query"]) == {"q1", "q2"}  # q3 has no relevant document
     for q in report["per_query"].values():
         assert set(q) == {"ndcg@10", "recall@k"} and all(0 <= v <= 1 for m in q.values() for v in m.values())

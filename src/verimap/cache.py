@@ -305,7 +305,7 @@ class TokenCache:
                         k,
                         self.format if e.codec is None else CODED + e.codec.id,
                         e.vectors.shape[0],
-                        e.pooled.shape[0],
+                        e.pooled.shape[0] if e.codec is not None else e.vectors.shape[1],
                         int(e.truncated),
                         e.vectors.tobytes(),
                         e.pooled.tobytes(),

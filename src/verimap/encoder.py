@@ -24,6 +24,8 @@ import torch
 from verimap.cache import Entry, TokenCache, cache_key, decompress, default_cache
 from verimap.inputs import check_texts
 from verimap.parse import Parse, Parser
+from verimap.quantize import Codec
+from verimap.tower import Tower
 
 DEFAULT_ENCODER = "sentence-transformers/all-MiniLM-L6-v2"
 PAD_TO = 16  # texts are padded to a multiple of this many ids (see TokenEncoder.encode)
@@ -77,6 +79,10 @@ class Encoded:
 
     def __repr__(self) -> str:
         return f"Encoded({len(self.vectors)} tokens, truncated={self.truncated})"
+
+
+class _Stop(Exception):
+    """Ends a stock forward early (:meth:`TokenEncoder._below`)."""
 
 
 BUNDLED_DIR_ENV = "VERIMAP_BUNDLED_MODEL_DIR"
@@ -143,6 +149,8 @@ class TokenEncoder:
         self.model_path = path
         # The id is what weights cards and caches are keyed by: the bundled model keeps its hub name.
         self.encoder_id = DEFAULT_ENCODER if model is None else str(path.resolve())
+        # The model the pooled (recall) vector comes from: what a vector store records. A tower leaves it as it is.
+        self.recall_id = self.encoder_id
         self.device = torch.device(device)
         self.max_length = max_length
         self.batch_size = batch_size
@@ -168,6 +176,8 @@ class TokenEncoder:
         if max_length > limit:
             raise ValueError(f"max_length {max_length} exceeds the encoder's {limit} positions")
         self.dim = int(self.model.config.hidden_size)
+        self.tower: Tower | None = None  # see with_tower
+        self.codec: Codec | None = None  # a token-file codec made for these token vectors (shipped with a tower)
         # One forward at a time per encoder: torch modules are not guaranteed re-entrant across threads.
         self._lock = threading.Lock()
 
@@ -177,7 +187,12 @@ class TokenEncoder:
 
     @torch.inference_mode()
     def encode(
-        self, texts: Sequence[str], *, warn: bool = True, persist: str | os.PathLike | None = None
+        self,
+        texts: Sequence[str],
+        *,
+        warn: bool = True,
+        persist: str | os.PathLike | None = None,
+        recall: bool = True,
     ) -> list[Encoded]:
         """Encode texts, in the given order.
 
@@ -194,6 +209,8 @@ class TokenEncoder:
         if self.cache is not None:
             keys = [cache_key(self.encoder_id, self.max_length, t) for t in texts]
             found = self.cache.get_many(keys)
+            if recall:  # an entry encoded for reranking alone has no recall vector: encode it again, fully
+                found = [e if e is None or e.pooled.size else None for e in found]
             unparsed = [i for i, e in enumerate(found) if e is not None and e.parse is None and self.parser]
             if unparsed:  # stored by an encoder without a parser (or an older token file): parse them now
                 parses = self._parse([texts[i] for i in unparsed], [len(found[i]) for i in unparsed])
@@ -227,10 +244,13 @@ class TokenEncoder:
         with self._lock:
             for width, chunk in chunks:
                 batch = self._pad([ids[i] for i in chunk], width)
-                hidden = self.model(**batch).last_hidden_state.float()
+                hidden, tokens_hidden = self._forward(batch, recall)
                 mask = batch["attention_mask"].unsqueeze(-1).float()
-                pooled = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
-                tokens_vec = torch.nn.functional.normalize(hidden, dim=-1)
+                if hidden is None:
+                    pooled = torch.zeros(len(chunk), 0)
+                else:
+                    pooled = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
+                tokens_vec = torch.nn.functional.normalize(tokens_hidden, dim=-1)
                 stored = []
                 for row, i in enumerate(chunk):
                     n = int(batch["attention_mask"][row].sum())
@@ -262,6 +282,53 @@ class TokenEncoder:
             )
         return results  # type: ignore[return-value]
 
+    def _forward(self, batch: dict[str, torch.Tensor], recall: bool = True) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """One forward pass: the stock last hidden state (what the pooled recall vector is made of; ``None`` when
+        not ``recall``) and the hidden state the token vectors are made of (the same, or the tower's, run on the
+        stock layers below it). Without ``recall`` a tower skips the stock layers above its start: a reranked
+        candidate needs no recall vector, and those layers are a third of a two-layer tower's forward."""
+        if self.tower is None:
+            hidden = self.model(**batch).last_hidden_state.float()
+            return hidden, hidden
+        if recall:
+            out = self.model(**batch, output_hidden_states=True)
+            below = out.hidden_states[self.tower.start]
+        else:
+            below = self._below(batch)
+        tokens = self.tower(below.float(), batch["attention_mask"]).float()
+        return (out.last_hidden_state.float() if recall else None), tokens
+
+    def _below(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The stock hidden states entering layer ``tower.start``, computed by the stock forward itself (so they are
+        the very numbers a full forward hands the tower) and stopped there."""
+        seen: list[torch.Tensor] = []
+
+        def stop(module, args, kwargs):
+            seen.append(args[0] if args else kwargs["hidden_states"])
+            raise _Stop
+
+        handle = self.model.encoder.layer[self.tower.start].register_forward_pre_hook(stop, with_kwargs=True)
+        try:
+            self.model(**batch)
+        except _Stop:
+            pass
+        finally:
+            handle.remove()
+        return seen[0]
+
+    def with_tower(self, tower: Tower, codec: Codec | None = None) -> TokenEncoder:
+        """A verifier-side view of this encoder: the same loaded model and tokenizer, the pooled (recall) vector
+        unchanged, token vectors from ``tower`` (:mod:`verimap.tower`). Its id, which keys cached vectors, names the
+        tower's weights, so vectors of other weights are never read. ``codec``: the token-file codec trained for
+        these vectors (a store indexing with this encoder uses it rather than training one on a small sample)."""
+        import copy
+
+        clone = copy.copy(self)
+        clone.tower = tower.to(self.device).eval()
+        clone.codec = codec
+        clone.encoder_id = f"{self.encoder_id}+tower-{tower.digest()}"
+        return clone
+
     def _from_entry(self, text: str, entry: Entry) -> Encoded:
         n = len(entry)
         return Encoded(
@@ -289,6 +356,14 @@ class TokenEncoder:
         clone.cache = cache
         return clone
 
+    def with_parser(self, parser: Parser | None) -> TokenEncoder:
+        """This encoder (same loaded model, cache and lock) with another parser, or none (no parse per text)."""
+        import copy
+
+        clone = copy.copy(self)
+        clone.parser = parser
+        return clone
+
     def with_adapter(
         self, adapter: dict, state: dict[str, torch.Tensor] | None = None, *, merge: bool = False
     ) -> TokenEncoder:
@@ -313,7 +388,7 @@ class TokenEncoder:
         for key in sorted(state or {}):
             digest.update(key.encode())
             digest.update(state[key].detach().cpu().float().numpy().tobytes())
-        clone.encoder_id = f"{self.encoder_id}+lora-{digest.hexdigest()[:12]}"
+        clone.encoder_id = clone.recall_id = f"{self.encoder_id}+lora-{digest.hexdigest()[:12]}"
         clone._lock = threading.Lock()
         return clone
 

@@ -36,6 +36,7 @@ from verimap.parse import DEPS, POS, ROLES
 from verimap.simmap import CHANNELS, PairBatch
 
 KINDS = ("patch", "tokens", "features")
+POOLED = ("recall", "tokens")
 GLOBALS = 5  # pooled cosine, MaxSim query→doc and doc→query, log lengths of both sides
 
 
@@ -56,6 +57,9 @@ class NetworkConfig:
     topical: bool = False  # also read the pooled cosine, MaxSim both ways and the lengths (GLOBALS)
     tags: bool = False  # ``tokens``/``features``: read each token's POS / role / dependency / negation tags
     temperature: float = 0.05  # ``tokens``/``features``: softness of the alignment over a map row
+    # The topical "pooled cosine": of the recall vectors ("recall"), or of the token vectors' means ("tokens",
+    # verimap.tower.token_mean: with a tower, its own learned sentence vectors).
+    pooled: str = "recall"
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -64,6 +68,8 @@ class NetworkConfig:
             raise ValueError(f"map size {self.map_rows}x{self.map_cols} must be a multiple of patch {self.patch}")
         if self.dim % self.heads:
             raise ValueError(f"dim {self.dim} must be divisible by heads {self.heads}")
+        if self.pooled not in POOLED:
+            raise ValueError(f"network pooled must be one of {POOLED}, got {self.pooled!r}")
         object.__setattr__(self, "channels", tuple(self.channels))
         unknown = set(self.channels) - set(CHANNELS)
         if unknown or not self.channels or self.channels[0] != "cosine":

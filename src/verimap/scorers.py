@@ -24,6 +24,7 @@ class Scorer:
     """Shared plumbing: one encoder, each distinct text encoded once per call."""
 
     name = "scorer"
+    recall = True  # whether the scores read the recall (pooled) vector; False lets a tower skip the stock top layers
 
     def __init__(self, encoder: TokenEncoder | None = None) -> None:
         self.encoder = encoder if encoder is not None else TokenEncoder()
@@ -47,7 +48,7 @@ class Scorer:
 
     def encode_unique(self, texts: Sequence[str]) -> dict[str, Encoded]:
         unique = list(dict.fromkeys(texts))
-        return dict(zip(unique, self.encoder.encode(unique)))
+        return dict(zip(unique, self.encoder.encode(unique, recall=self.recall)))
 
     def _score_encoded(self, pairs: list[tuple[Encoded, Encoded]]) -> list[float]:
         raise NotImplementedError

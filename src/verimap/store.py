@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -236,7 +237,7 @@ class VerimapStore:
         return (self.collection.metadata or {}).get("hnsw:space")
 
     def _check_encoder(self, claim: bool) -> None:
-        mine = self.encoder.encoder_id
+        mine = self.encoder.recall_id  # a verifier tower's view of the stock encoder writes the stock vectors
         theirs = self.encoder_id
         if theirs is None:
             if claim:
@@ -303,9 +304,8 @@ class VerimapStore:
         self._train_codec([texts[k] for k in rows], lengths)
         persist = self.token_file if self.encoder.cache is not None else None
         written = 0
-        for batch in plan_batches(lengths, batch_size, token_budget):
-            chunk = [rows[b] for b in batch]
-            vectors = self.encoder.pooled([texts[k] for k in chunk], persist=persist)
+
+        def upsert(chunk: list[int], vectors: torch.Tensor) -> int:
             cleaned = [clean_meta(metas[k]) for k in chunk]
             kwargs: dict[str, Any] = {}
             if any(m is not None for m in cleaned):
@@ -317,10 +317,28 @@ class VerimapStore:
                 documents=[texts[k] for k in chunk],
                 **kwargs,
             )
-            written += len(chunk)
-            if on_batch is not None:
-                on_batch(len(chunk))
+            return len(chunk)
+
+        # The encoder never waits for the store: batch n is upserted by a writer thread while batch n + 1 is
+        # encoded (torch releases the GIL in its kernels). Progress is reported once a batch is stored.
+        with ThreadPoolExecutor(1, thread_name_prefix="verimap-upsert") as writer:
+            pending: Future[int] | None = None
+            for batch in plan_batches(lengths, batch_size, token_budget):
+                chunk = [rows[b] for b in batch]
+                vectors = self.encoder.pooled([texts[k] for k in chunk], persist=persist)
+                if pending is not None:
+                    written += self._stored(pending, on_batch)
+                pending = writer.submit(upsert, chunk, vectors)
+            if pending is not None:
+                written += self._stored(pending, on_batch)
         return written
+
+    @staticmethod
+    def _stored(pending: Future[int], on_batch: Callable[[int], None] | None) -> int:
+        n = pending.result()  # re-raises the writer's error here
+        if on_batch is not None:
+            on_batch(n)
+        return n
 
     def lengths(self, texts: Sequence[str]) -> list[int]:
         """Word pieces of each text as the encoder reads it (with [CLS]/[SEP], at most its ``max_length``)."""
@@ -336,6 +354,8 @@ class VerimapStore:
         if not self.codec or self.token_file is None or cache is None:
             return None
         found = cache.codec(self.token_file, self.encoder.encoder_id)
+        if found is None and self.encoder.codec is not None:  # the codec shipped with the verifier's tower
+            return cache.set_codec(self.token_file, self.encoder.encoder_id, self.encoder.codec)
         if found is not None or sum(lengths) - 2 * len(lengths) < MIN_TRAIN_TOKENS:
             return found
         sample = codec_sample([n - 2 for n in lengths])

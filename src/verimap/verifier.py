@@ -28,6 +28,7 @@ from verimap.policy import DEFAULT_MODE, Mode, Ranking, apply_policy, verdict
 from verimap.reasons import explain_batch
 from verimap.scorers import Scorer, maxsim
 from verimap.simmap import cosine_map, structure_maps, windows
+from verimap.tower import Tower, codec_from_state, token_mean
 
 
 @dataclass(frozen=True)
@@ -112,10 +113,22 @@ class Verifier(Scorer):
     ) -> None:
         stock = encoder if encoder is not None else TokenEncoder(device=device)
         self.network, self.card, adapter_state = weights_io.load(weights, encoder_id=stock.encoder_id)
-        # With an adapter, token vectors come from a tuned copy of the encoder; recall keeps the stock one.
-        super().__init__(
-            stock.with_adapter(self.card.adapter, adapter_state, merge=True) if self.card.adapter else stock
-        )
+        # With a tower (or an older adapter), token vectors come from tuned encoder layers; recall keeps the stock
+        # pooled vector, so every index built with the stock encoder stays valid.
+        if self.card.tower:
+            try:
+                tower = Tower.from_state(stock.model, int(self.card.tower["layers"]), adapter_state)
+            except ValueError as exc:
+                raise weights_io.WeightsError(f"{weights or weights_io.SHIPPED}: {exc}") from exc
+            tuned = stock.with_tower(tower, codec_from_state(adapter_state))
+        elif self.card.adapter:
+            tuned = stock.with_adapter(self.card.adapter, adapter_state, merge=True)
+        else:
+            tuned = stock
+        if not weights_io.needs_parse(self.card.network) and tuned.parser is not None:
+            tuned = tuned.with_parser(None)  # these weights read no parse: don't spend a parse per text
+        super().__init__(tuned)
+        self.recall = self.card.network.pooled != "tokens"  # the network reads no recall vector: skip its layers
         if weights_io.needs_parse(self.card.network) and self.encoder.parser is None:
             raise weights_io.WeightsError(
                 "these weights read the dependency parse, but the encoder was built without "
@@ -168,7 +181,10 @@ class Verifier(Scorer):
         rows, cols = self.card.network.map_rows, self.card.network.map_cols
         if not len(q.vectors) or not len(d.vectors):
             return []
-        pooled = float(q.pooled @ d.pooled)
+        if self.card.network.pooled == "tokens":
+            pooled = float(token_mean(q.vectors) @ token_mean(d.vectors))
+        else:
+            pooled = float(q.pooled @ d.pooled)
         return [
             (
                 (k, qi, qs, s),

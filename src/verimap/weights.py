@@ -35,6 +35,8 @@ class Card:
     fuse_weight: float = 0.5
     symmetric: bool = False
     adapter: dict[str, Any] | None = None  # LoRA on a verifier-side encoder copy: {"rank", "alpha", "targets"}
+    tower: dict[str, Any] | None = None  # a tuned copy of the encoder's top layers (verimap.tower): {"layers"}
+    codec: dict[str, Any] | None = None  # a token-file codec trained on the tower's vectors: what it was trained on
     parser: str | None = None  # the dependency parser whose tags the network reads (verimap.parse.PARSER_ID)
     sha256: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # data, metrics, seed, license, command, ...
@@ -49,6 +51,8 @@ class Card:
             "fuse_weight": self.fuse_weight,
             "symmetric": self.symmetric,
             "adapter": self.adapter,
+            "tower": self.tower,
+            "codec": self.codec,
             "parser": self.parser,
             "sha256": self.sha256,
             **self.extra,
@@ -71,6 +75,8 @@ class Card:
                 "fuse_weight",
                 "symmetric",
                 "adapter",
+                "tower",
+                "codec",
                 "parser",
                 "sha256",
             }
@@ -82,6 +88,8 @@ class Card:
                 fuse_weight=float(data.get("fuse_weight", 0.5)),
                 symmetric=bool(data.get("symmetric", False)),
                 adapter=data.get("adapter"),
+                tower=data.get("tower"),
+                codec=data.get("codec"),
                 parser=data.get("parser"),
                 sha256=data.get("sha256"),
                 extra={k: v for k, v in data.items() if k not in known},
@@ -103,7 +111,7 @@ def _check_card_values(data: dict[str, Any]) -> None:
     if not isinstance(network, dict):
         raise ValueError("'network' must be an object")
     for key, value in network.items():
-        if key in ("kind", "channels", "topical", "tags"):
+        if key in ("kind", "channels", "topical", "tags", "pooled"):
             continue  # checked by NetworkConfig
         if key in ("dropout", "temperature"):
             if not _number(value) or not 0.0 <= value < 1.0 or key == "temperature" and value <= 0:
@@ -135,6 +143,13 @@ def _check_card_values(data: dict[str, Any]) -> None:
                 f"'adapter' must be null or an object with a positive integer 'rank' and a number "
                 f"'alpha', got {adapter!r}"
             )
+    tower = data.get("tower")
+    if tower is not None:
+        layers = tower.get("layers") if isinstance(tower, dict) else None
+        if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
+            raise ValueError(f"'tower' must be null or an object with a positive integer 'layers', got {tower!r}")
+        if data.get("adapter") is not None:
+            raise ValueError("a card has a tower or an adapter, not both")
     sha = data.get("sha256")
     if sha is not None and (
         not isinstance(sha, str) or len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha)
@@ -162,7 +177,8 @@ def needs_parse(config: NetworkConfig) -> bool:
 def save(
     network: torch.nn.Module, card: Card, path: str | Path, adapter_state: dict[str, torch.Tensor] | None = None
 ) -> Path:
-    """Write ``path`` (safetensors: network tensors, plus ``encoder_lora.*`` adapter tensors if any) and its
+    """Write ``path`` (safetensors: network tensors, plus the encoder-side tensors if any: ``encoder_lora.*`` of an
+    adapter, ``tower.*`` of a tower) and its
     card beside it (same name, ``.json``). The card written is a copy of ``card`` with the network's geometry and
     the file's sha256 filled in; ``card`` itself is left as it was."""
     from safetensors.torch import save_file
@@ -180,7 +196,7 @@ def save(
 def load(
     path: str | Path | None = None, *, encoder_id: str | None = None
 ) -> tuple[torch.nn.Module, Card, dict[str, torch.Tensor]]:
-    """Load a network, its card and its encoder-adapter tensors (empty without an adapter; default file: the
+    """Load a network, its card and its encoder-side tensors (an adapter's or a tower's; empty without; default file: the
     shipped weights), refusing anything inconsistent.
 
     :param encoder_id: when given, the card's encoder must equal it.
@@ -214,11 +230,17 @@ def load(
     except (SafetensorError, OSError, ValueError) as exc:
         raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from exc
     from verimap.lora import PREFIX
+    from verimap.tower import CODEC
+    from verimap.tower import PREFIX as TOWER
 
-    adapter_state = {k: v for k, v in state.items() if k.startswith(PREFIX)}
-    state = {k: v for k, v in state.items() if not k.startswith(PREFIX)}
-    if bool(adapter_state) != bool(card.adapter):
+    adapter_state = {k: v for k, v in state.items() if k.startswith((PREFIX, TOWER, CODEC))}
+    state = {k: v for k, v in state.items() if k not in adapter_state}
+    if any(k.startswith(PREFIX) for k in adapter_state) != bool(card.adapter):
         raise WeightsError(f"{path}: the card and the file disagree on whether there is an encoder adapter")
+    if any(k.startswith(TOWER) for k in adapter_state) != bool(card.tower):
+        raise WeightsError(f"{path}: the card and the file disagree on whether there is a verifier tower")
+    if any(k.startswith(CODEC) for k in adapter_state) != bool(card.codec):
+        raise WeightsError(f"{path}: the card and the file disagree on whether there is a token-file codec")
     try:
         network = build_network(card.network)
     except (RuntimeError, ValueError, ZeroDivisionError) as exc:

@@ -14,7 +14,7 @@ from haystack import Document  # noqa: E402
 
 from verimap.testing import encoder, verifier  # noqa: E402, F401  (session fixtures: the real encoder and verifier)
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"  # the checkout's examples/ (haystack_*.yaml)
 
 # (query, true match, structural near-miss): the near-miss shares every word with the match.
 NEAR_MISS_CASES = [
@@ -90,7 +90,8 @@ def memory_store(embedded_corpus):
 
 @pytest.fixture(scope="session")
 def example_yaml():
-    """The example pipelines' YAML with the Chroma path filled in, as run_example.py does it."""
+    """The example pipelines' YAML (examples/haystack_*.yaml) with the Chroma path filled in, as
+    examples/haystack_pipeline.py does it."""
 
     def load(name: str, chroma_path: str) -> str:
         return (EXAMPLES / name).read_text().replace("@CHROMA_PATH@", chroma_path)

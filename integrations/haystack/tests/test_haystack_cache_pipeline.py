@@ -1,10 +1,9 @@
-"""The cache pipeline of integrations/haystack/examples/cache.yaml: it loads with ``Pipeline.loads`` untouched, and,
-with a real Haystack component standing in for its generator (through Haystack's own ``components=`` reuse), answers
-from the cache when the guard verifies the cached question and calls the generator otherwise."""
+"""The cache pipeline of examples/haystack_cache.yaml: it loads with ``Pipeline.loads`` untouched, and, with a real
+Haystack component standing in for its generator (through Haystack's own ``components=`` reuse), answers from the
+cache when the guard verifies the cached question and calls the generator otherwise. The example script itself
+(examples/haystack_cache.py) runs in tests/test_examples.py."""
 
 from __future__ import annotations
-
-import runpy
 
 import pytest
 import yaml
@@ -17,8 +16,8 @@ from haystack_integrations.components.embedders.verimap import VerimapDocumentEm
 from verimap.guard import CacheGuard
 from verimap.testing import SHIPPED_NEAR_MISS_HIT, SHIPPED_PARAPHRASE_MISSED, cache_cases
 
-EXAMPLES_DIR = __import__("pathlib").Path(__file__).resolve().parents[1] / "examples"
-CACHE_INDEX = "verimap_answer_cache"  # the InMemoryDocumentStore index cache.yaml reads
+EXAMPLES_DIR = __import__("pathlib").Path(__file__).resolve().parents[3] / "examples"  # the checkout's
+CACHE_INDEX = "verimap_answer_cache"  # the InMemoryDocumentStore index haystack_cache.yaml reads
 
 CACHED = "How do I switch on dark mode in the mail app?"
 SAME_WORDS = "how do I Switch On dark mode in the Mail app?"
@@ -40,12 +39,12 @@ class CountingChatGenerator:
 
 @pytest.fixture(scope="module")
 def cache_yaml() -> str:
-    return (EXAMPLES_DIR / "cache.yaml").read_text()
+    return (EXAMPLES_DIR / "haystack_cache.yaml").read_text()
 
 
 @pytest.fixture()
 def cache_store():
-    """The shared index cache.yaml reads, emptied before each test."""
+    """The shared index haystack_cache.yaml reads, emptied before each test."""
     store = InMemoryDocumentStore(index=CACHE_INDEX)
     store.delete_documents([d.id for d in store.filter_documents()])
     return store
@@ -123,12 +122,3 @@ def test_a_paraphrase_is_answered_from_the_cache(pipeline, generator, remember, 
 def test_a_near_miss_reaches_the_generator(pipeline, generator, remember, cached, paraphrase, near_miss):
     remember(cached, "the cached answer")
     assert "llm" in ask(pipeline, near_miss) and generator.calls == 1
-
-
-def test_run_cache_example_script(capsys, cache_store, monkeypatch):
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    runpy.run_path(str(EXAMPLES_DIR / "run_cache_example.py"), run_name="__main__")
-    out = capsys.readouterr().out
-    assert "generator: MockChatGenerator" in out and out.count("Q: ") == 3
-    assert "from the generator" in out.split("Q: ")[1]  # the first question: nothing cached yet
-    assert len(cache_store.filter_documents()) >= 1  # its answer was cached

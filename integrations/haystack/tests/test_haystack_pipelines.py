@@ -1,9 +1,8 @@
-"""The example pipelines (integrations/haystack/examples/*.yaml) and a pipeline holding every verimap component: YAML round
-trips with no allowlist argument, and the query pipeline end to end on real Chroma."""
+"""The example pipelines (examples/haystack_indexing.yaml, examples/haystack_query.yaml) and a pipeline holding every
+verimap component: YAML round trips with no allowlist argument, and the query pipeline end to end on real Chroma.
+The example script itself runs in tests/test_examples.py."""
 
 from __future__ import annotations
-
-import runpy
 
 import pytest
 import yaml
@@ -15,14 +14,12 @@ from haystack_integrations.components.embedders.verimap import VerimapDocumentEm
 from haystack_integrations.components.rankers.verimap import StructuralVerifierRanker
 from haystack_integrations.components.retrievers.verimap import VerifiedRetriever
 
-EXAMPLES_DIR = __import__("pathlib").Path(__file__).resolve().parents[1] / "examples"
-
 
 @pytest.fixture(scope="module")
 def example_chroma(tmp_path_factory, example_yaml, corpus):
     """A Chroma directory filled by the example indexing pipeline, loaded from its YAML."""
     path = str(tmp_path_factory.mktemp("example_chroma"))
-    indexing = Pipeline.loads(example_yaml("indexing.yaml", path))
+    indexing = Pipeline.loads(example_yaml("haystack_indexing.yaml", path))
     written = indexing.run({"embedder": {"documents": [Document(content=t) for t in corpus]}})
     assert written["writer"]["documents_written"] == len(corpus)
     return path
@@ -30,7 +27,7 @@ def example_chroma(tmp_path_factory, example_yaml, corpus):
 
 @pytest.fixture(scope="module")
 def query_pipeline(example_chroma, example_yaml):
-    return Pipeline.loads(example_yaml("query.yaml", example_chroma))
+    return Pipeline.loads(example_yaml("haystack_query.yaml", example_chroma))
 
 
 def normalised(pipeline: Pipeline) -> dict:
@@ -51,7 +48,7 @@ def ask(pipeline: Pipeline, question: str, **ranker_args):
     )
 
 
-@pytest.mark.parametrize("name", ["indexing.yaml", "query.yaml"])
+@pytest.mark.parametrize("name", ["haystack_indexing.yaml", "haystack_query.yaml"])
 def test_example_yaml_round_trip(name, example_yaml, tmp_path):
     text = example_yaml(name, str(tmp_path))
     pipeline = Pipeline.loads(text)  # no allowlist argument
@@ -67,7 +64,7 @@ def test_query_pipeline_wiring(query_pipeline):
     question = "Did the dog bite the man?"
     result = ask(query_pipeline, question, score_threshold=0.0)
     kept = result["ranker"]["documents"]
-    assert len(kept) == 3  # the ranker's top_k from query.yaml
+    assert len(kept) == 3  # the ranker's top_k from haystack_query.yaml
     assert all(d.meta["retriever_score"] is not None for d in kept)  # Chroma's distance, kept aside
     prompt = result["prompt_builder"]["prompt"]
     assert question in prompt and all(d.content in prompt for d in kept)
@@ -80,7 +77,7 @@ def test_query_pipeline_default_fuses_and_drops_nothing(query_pipeline, verifier
     question = "Did the dog bite the man?"
     result = ask(query_pipeline, question)
     kept = result["ranker"]["documents"]
-    assert len(kept) == 3 and result["ranker"]["rejected"] == []  # query.yaml's top_k; nothing set aside
+    assert len(kept) == 3 and result["ranker"]["rejected"] == []  # haystack_query.yaml's top_k; nothing set aside
     # the retriever's 10-candidate recall holds the whole corpus: the core's default policy on it gives the same top 3
     assert [d.content for d in kept] == [corpus[r.index] for r in verifier.rank(question, corpus, 3, mode="fuse")]
     assert not all(d.meta["verifier_accepted"] for d in kept)  # verdicts reported, nothing dropped for them
@@ -88,7 +85,7 @@ def test_query_pipeline_default_fuses_and_drops_nothing(query_pipeline, verifier
 
 
 def test_old_query_yaml_without_fuse_prior_loads(example_chroma, example_yaml):
-    text = example_yaml("query.yaml", example_chroma)
+    text = example_yaml("haystack_query.yaml", example_chroma)
     old = "\n".join(line for line in text.splitlines() if not line.strip().startswith("fuse_prior:"))
     assert old != text and "fuse_prior: maxsim" not in old
     pipeline = Pipeline.loads(old)
@@ -121,15 +118,6 @@ def test_pipeline_with_every_component_round_trips(memory_store):
     assert normalised(loaded) == normalised(pipe)
     assert loaded.get_component("ranker").device.to_torch_str() == "cpu"
     assert isinstance(loaded.get_component("verified").retriever, InMemoryEmbeddingRetriever)
-
-
-def test_run_example_script(capsys):
-    runpy.run_path(str(EXAMPLES_DIR / "run_example.py"), run_name="__main__")
-    out = capsys.readouterr().out
-    assert "indexed 7 documents" in out
-    assert "Q: Did the dog bite the man?" in out and "Q: Who sold the car to Alice?" in out
-    assert "none dropped for its verdict" in out and "score_threshold=0.5:" in out
-    assert "rejected  verifier 0.2" in out or "rejected  verifier 0.1" in out  # the strict run sets aside a near-miss
 
 
 async def test_pipeline_run_async_equals_run(memory_store):

@@ -87,29 +87,26 @@ def data_folder(args: argparse.Namespace, cfg: Config, *, required: bool = True)
 
 # -- builders: the one way every command gets its models and store -------------------------------------------------
 def make_encoder(cfg: Config, *, cache: TokenCache | bool | None = None) -> TokenEncoder:
-    """The encoder ``cfg`` names on its device: the process-wide one (:func:`verimap.shared.shared_encoder`), or,
-    with ``cache`` (a :class:`~verimap.cache.TokenCache`, or ``False`` for none), a new one behind it, for a
-    command that must not share the process's token cache (``eval``, ``bench``)."""
-    from verimap.encoder import TokenEncoder
-    from verimap.shared import shared_encoder
+    """The encoder ``cfg`` names (:func:`verimap.build.build_encoder`: the process-wide one, or with ``cache`` a new
+    one behind it); a failure is a one-line CLI error."""
+    from verimap.build import build_encoder
 
     try:
-        if cache is not None:
-            return TokenEncoder(cfg.encoder, device=cfg.device, cache=cache)
-        return shared_encoder(cfg.encoder, cfg.device)
-    except (FileNotFoundError, OSError, ValueError, RuntimeError) as exc:
-        raise CLIError(f"cannot load encoder {cfg.encoder or '(bundled)'}: {exc}") from exc
+        return build_encoder(cfg, cache=cache)
+    except ConfigError as exc:
+        raise CLIError(str(exc)) from exc
 
 
 def make_verifier(cfg: Config, encoder: TokenEncoder | None = None) -> Verifier:
-    """The verifier ``cfg`` names (weights, device, threshold), on ``encoder`` (default: :func:`make_encoder`)."""
-    from verimap.verifier import Verifier
+    """The verifier ``cfg`` names (:func:`verimap.build.build_verifier`), on ``encoder`` (default:
+    :func:`make_encoder`); a failure is a one-line CLI error."""
+    from verimap.build import build_verifier
 
     encoder = encoder if encoder is not None else make_encoder(cfg)
     try:
-        return Verifier(cfg.weights, encoder=encoder, device=cfg.device, threshold=cfg.threshold)
-    except (WeightsError, FileNotFoundError, ValueError) as exc:
-        raise CLIError(f"cannot load verifier weights {cfg.weights or '(shipped)'}: {exc}") from exc
+        return build_verifier(cfg, encoder)
+    except WeightsError as exc:
+        raise CLIError(str(exc)) from exc
 
 
 def make_scorer(name: str, cfg: Config) -> Scorer:

@@ -15,7 +15,7 @@ document (:func:`verimap.store.best_per_document`), as ``verimap search`` shows 
 - ``default``: the default policy of :meth:`verimap.Verifier.rank` (``fuse``: verifier fused with MaxSim, nothing
   dropped), what ``verimap search`` returns.
 
-The JSON report has a fixed shape others script against: ``{"ndcg@10": {"dense", "maxsim", "default"}, "recall@k":
+The JSON report has a fixed shape others script against: ``{"ndcg@10": {"dense", "maxsim", "verifier", "default"}, "recall@k":
 {...}, "queries": N, "per_query": {query id: {"ndcg@10": {...}, "recall@k": {...}}}}``, recall@k at ``k`` (the results
 a search shows, 10 by default).
 """
@@ -31,12 +31,11 @@ from pathlib import Path
 from statistics import mean
 
 from verimap.errors import ConfigError
-from verimap.evaluation.metrics import ndcg, recall_at
+from verimap.metrics import ndcg, recall_at
 from verimap.passages import Document
 from verimap.scorers import MaxSim
 from verimap.store import VerimapStore, best_per_document
 
-JSON_RANKINGS = ("dense", "maxsim", "default")
 RANKINGS = ("dense", "maxsim", "verifier", "default")
 LABELS = {
     "dense": "dense (pooled cosine)",
@@ -147,13 +146,13 @@ def evaluate(
         for metric, values in row.items():
             for name, v in values.items():
                 every[metric].setdefault(name, []).append(v)
-        per_query[qid] = {metric: {n: values[n] for n in JSON_RANKINGS} for metric, values in row.items()}
+        per_query[qid] = {metric: {n: values[n] for n in RANKINGS} for metric, values in row.items()}
         if progress is not None:
             progress(1)
     means = {metric: {name: mean(v) for name, v in values.items()} for metric, values in every.items()}
     report = {
-        "ndcg@10": {n: means["ndcg@10"][n] for n in JSON_RANKINGS},
-        "recall@k": {n: means["recall@k"][n] for n in JSON_RANKINGS},
+        "ndcg@10": {n: means["ndcg@10"][n] for n in RANKINGS},
+        "recall@k": {n: means["recall@k"][n] for n in RANKINGS},
         "queries": len(queries),
         "per_query": per_query,
     }

@@ -12,7 +12,7 @@ from statistics import mean
 
 import torch
 
-from verimap.evaluation.metrics import ndcg_at_10
+from verimap.metrics import ndcg_at_10
 from verimap.policy import apply_policy
 from verimap.scorers import MaxSim
 from verimap.training.data import read_jsonl

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from verimap.evaluation.metrics import roc_auc
+from verimap.metrics import roc_auc
 from verimap.training.data import Example, load_source, minimal_contrast, split_of, tree_contrast
 from verimap.training.rules import case_and_stop_edit
 
@@ -84,6 +84,7 @@ def build_sets(data_dir: Path, seed: int = 0, limit: int | None = None) -> dict[
         "bnli_foils": [r for r in bnli if r.label == 0],
         "cad_foils": cad,
         "banking": cap(dev_rows(data_dir, "banking77_train")),
+        "clinc": cap(dev_rows(data_dir, "clinc150_train")),
         "prompts": dev_rows(data_dir, "prompts"),
         "tree": tree_contrast(tree_base, seed),
     }
@@ -134,6 +135,9 @@ def evaluate(
         )
         table["Banking77 dev ROC-AUC (same intent vs word-overlapping other intent)"][name] = roc_auc(
             lab["banking"], s["banking"]
+        )
+        table["CLINC150 dev ROC-AUC (same intent vs word-overlapping other intent)"][name] = roc_auc(
+            lab["clinc"], s["clinc"]
         )
         prompts = sets["prompts"]
         p_pos = s["prompts"][lab["prompts"] == 1]

@@ -2,9 +2,9 @@
 plain JSON-ready values: the resolved ``verimap.toml`` plus flags, the limits, and the *name* of the variable that
 holds the API key (the key itself never travels: each process reads it from its environment).
 
-Every process builds its verifier the CLI's one way (:func:`verimap.cli.options.make_verifier`) and attaches the
-token file, if any: token vectors of indexed passages are read from it and kept in that process's memory; queries
-are never written to it, so replicas share it read-only.
+Every process builds its verifier the core's one way, which the CLI uses too (:func:`verimap.build.build_verifier`),
+and attaches the token file, if any: token vectors of indexed passages are read from it and kept in that process's
+memory; queries are never written to it, so replicas share it read-only.
 """
 
 from __future__ import annotations
@@ -74,12 +74,12 @@ class Settings:
         """This process's verifier: torch threads set, built from :attr:`cfg`, the token file attached."""
         import torch
 
+        from verimap.build import build_verifier
         from verimap.cache import attach_token_file
-        from verimap.cli.options import make_verifier
 
         if self.threads:
             torch.set_num_threads(self.threads)
-        verifier = make_verifier(self.cfg)
+        verifier = build_verifier(self.cfg)
         attach_token_file(verifier.encoder.cache, self.token_file, "verimap serve")
         return verifier
 

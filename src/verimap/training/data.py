@@ -30,7 +30,7 @@ from verimap.training.rules import (
     wh_question,
 )
 
-SHIPPABLE = ("paws_dev", "sugarcrepe", "cad_train", "breaking_nli", "banking77_train", "prompts")
+SHIPPABLE = ("paws_dev", "sugarcrepe", "cad_train", "breaking_nli", "banking77_train", "clinc150_train", "prompts")
 EVAL_ONLY = ("mrpc_train", "sick_train", "condaqa_dev", "scifact")
 
 
@@ -54,29 +54,47 @@ def _norm(text: str) -> str:
     return " ".join(text.lower().split())
 
 
-def load_source(data_dir: Path, name: str) -> list[Example]:
-    """Examples straight from one shared source (no generated rows)."""
-    out: list[Example] = []
-    if name in ("paws_dev", "breaking_nli", "mrpc_train", "sick_train"):
-        for r in read_jsonl(data_dir / name / "pairs.jsonl"):
-            # Group by the anchor sentence: PAWS and Breaking-NLI reuse one sentence in several pairs.
-            out.append(Example(r["a"], r["b"], int(r["label"]), r["kind"], name, f"{name}:{_norm(r['a'])}"))
-    elif name in ("sugarcrepe", "cad_train"):
-        for r in read_jsonl(data_dir / name / "foils.jsonl"):
-            out.append(Example(r["text"], r["foil"], 0, r["kind"], name, f"{name}:{_norm(r['text'])}"))
-    elif name == "banking77_train":
-        out = banking_pairs(data_dir)
-    elif name == "prompts":  # written for verimap, no shared file (see training/prompt_pairs.py)
+def source_folder(data_dir: Path | Sequence[Path], name: str) -> Path:
+    """The folder of source ``name``: the first of the data folders that has it (the shared data folder, then any
+    folder of rows built from documented raw files, see scripts/build_training_rows.py)."""
+    dirs = [data_dir] if isinstance(data_dir, (str, Path)) else list(data_dir)
+    for d in dirs:
+        if (Path(d) / name).is_dir():
+            return Path(d) / name
+    raise ValueError(f"unknown source {name!r}: no folder {name}/ in {', '.join(str(d) for d in dirs)}")
+
+
+def load_source(data_dir: Path | Sequence[Path], name: str) -> list[Example]:
+    """Examples straight from one source (no generated rows): a shared one by its name, or any folder laid out like
+    the shared ones (``pairs.jsonl``, ``foils.jsonl``, ``questions.jsonl`` of intents, ``entailment.jsonl``)."""
+    if name == "prompts":  # written for verimap, no shared file (see training/prompt_pairs.py)
         from verimap.training.prompt_pairs import prompt_pairs
 
-        out = prompt_pairs()
-    elif name == "condaqa_dev":
-        for r in read_jsonl(data_dir / name / "triplets.jsonl"):
+        return prompt_pairs()
+    folder = source_folder(data_dir, name)
+    out: list[Example] = []
+    if name == "condaqa_dev":
+        for r in read_jsonl(folder / "triplets.jsonl"):
             g = f"condaqa:{r.get('passage_id', r['anchor'][:80])}"
             out.append(Example(r["anchor"], r["positive"], 1, "paraphrase", name, g))
             out.append(Example(r["anchor"], r["negative"], 0, r["kind"], name, g))
-    else:
-        raise ValueError(f"unknown source {name!r}")
+        return out
+    if (folder / "questions.jsonl").is_file():
+        return intent_pairs(folder, name.removesuffix("_train"))
+    if (folder / "pairs.jsonl").is_file():
+        for r in read_jsonl(folder / "pairs.jsonl"):
+            # Group by the anchor sentence: PAWS and Breaking-NLI reuse one sentence in several pairs.
+            out.append(Example(r["a"], r["b"], int(r["label"]), r["kind"], name, f"{name}:{_norm(r['a'])}"))
+    if (folder / "foils.jsonl").is_file():
+        for r in read_jsonl(folder / "foils.jsonl"):
+            out.append(Example(r["text"], r["foil"], 0, r["kind"], name, f"{name}:{_norm(r['text'])}"))
+    if (folder / "entailment.jsonl").is_file():
+        # b follows from a: as retrieval reads it, the passage a supports the claim b (a match), grouped with the
+        # contradictions of the same premise.
+        for r in read_jsonl(folder / "entailment.jsonl"):
+            out.append(Example(r["a"], r["b"], 1, "paraphrase", name, f"{name}:{_norm(r['a'])}"))
+    if not out:
+        raise ValueError(f"source {name!r}: {folder} holds none of pairs.jsonl, foils.jsonl, questions.jsonl")
     return out
 
 
@@ -103,37 +121,53 @@ def _words(text: str) -> set[str]:
     }
 
 
-def banking_pairs(data_dir: Path, seed: int = 0) -> list[Example]:
-    """Prompt pairs from Banking77 questions, the decision a semantic cache makes, in customers' own words: another
-    question of the same intent (1), and the question of another intent that shares the most words with it (0, the
-    confusable neighbour a cosine threshold lets through).
+SPLITS = {"train": "train", "val": "dev", "dev": "dev", "validation": "dev"}  # a row's own split; test is never read
 
-    Questions are split by their own text (``split_of``) and only paired within one side, so no dev question is
-    ever trained on; a pair's group is its first question's."""
+
+def intent_pairs(folder: Path, name: str, seed: int = 0) -> list[Example]:
+    """Prompt pairs from intent-labelled requests, the decision a semantic cache makes, in people's own words:
+    another request of the same intent (1), and the request of another intent that shares the most words with it
+    (0, the confusable neighbour a cosine threshold lets through).
+
+    A row's own ``split`` decides its side (train; val/dev → dev; test rows are skipped); rows without one are
+    split by their text (``split_of``). Requests are only paired within one side, so no dev request is ever
+    trained on; a pair's group is its first request's, its cluster the intent. ``oos`` (out of scope) rows share
+    no intent: they are never a match."""
     rng = random.Random(seed)
-    rows = list(read_jsonl(data_dir / "banking77_train" / "questions.jsonl"))
+    rows = []
+    for r in read_jsonl(folder / "questions.jsonl"):
+        group = f"{name}:{_norm(r['text'])}"
+        if r.get("split"):  # the source's own split, kept in the group (split_of reads it)
+            side = SPLITS.get(r["split"])
+            group = f"{side}::{group}"
+        else:
+            side = split_of(group)
+        if side is not None:
+            rows.append((side, group, r))
     out: list[Example] = []
     for side in ("train", "dev"):
-        mine = [r for r in rows if split_of(f"banking77:{_norm(r['text'])}") == side]
+        mine = [(g, r) for s, g, r in rows if s == side]
         by_intent: dict[str, list[dict]] = {}
-        for r in mine:
+        for _, r in mine:
             by_intent.setdefault(r["intent"], []).append(r)
-        words = {r["id"]: _words(r["text"]) for r in mine}
-        for r in mine:
-            group = f"banking77:{_norm(r['text'])}"
+        words = {r["id"]: _words(r["text"]) for _, r in mine}
+        for group, r in mine:
+            if r["intent"] == "oos":
+                continue
+            cluster = f"{name}:{r['intent']}"
             same = [x for x in by_intent[r["intent"]] if x["id"] != r["id"]]
             if same:
-                out.append(Example(r["text"], rng.choice(same)["text"], 1, "paraphrase", "banking77", group))
+                out.append(Example(r["text"], rng.choice(same)["text"], 1, "paraphrase", name, group, cluster))
             others = rng.sample(mine, min(300, len(mine)))
             w = words[r["id"]]
             scored = [
                 (len(w & words[x["id"]]) / max(1, len(w | words[x["id"]])), x["text"])
-                for x in others
+                for _, x in others
                 if x["intent"] != r["intent"]
             ]
             if scored:
                 best = max(scored)
-                out.append(Example(r["text"], best[1], 0, "intent", "banking77", group))
+                out.append(Example(r["text"], best[1], 0, "intent", name, group, cluster))
     return out
 
 

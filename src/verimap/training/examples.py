@@ -16,12 +16,17 @@ class Example:
     kind: str
     source: str
     group: str
+    cluster: str | None = None  # texts of one cluster (an intent) mean the same: never each other's negatives
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 def split_of(group: str, dev_fraction: float = DEV_FRACTION) -> str:
-    """Deterministic split by source item: ``"dev"`` for ~``dev_fraction`` of groups, else ``"train"``."""
+    """Deterministic split by source item: ``"dev"`` for ~``dev_fraction`` of groups, else ``"train"``; a group
+    that names its side (``"dev::…"`` / ``"train::…"``, a source's own split) keeps it."""
+    side = group.partition("::")[0]
+    if side in ("train", "dev") and "::" in group:
+        return side
     h = int(hashlib.sha256(group.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
     return "dev" if h < dev_fraction else "train"

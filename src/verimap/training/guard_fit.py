@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from verimap import weights as weights_io
-from verimap.evaluation.metrics import roc_auc
+from verimap.metrics import roc_auc
 from verimap.training.data import default_data_dir, load_source, split_of
 
 CACHE_SOURCES = ("banking77_train", "prompts")

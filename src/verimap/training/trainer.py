@@ -29,10 +29,11 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib  # type: ignore[no-redef]
 from verimap.encoder import TokenEncoder
-from verimap.evaluation.metrics import roc_auc
+from verimap.metrics import roc_auc
 from verimap.network import NetworkConfig, build_network
 from verimap.parse import PARSER_ID
 from verimap.simmap import CHANNELS, structure_maps
+from verimap.tower import Tower, token_mean
 from verimap.training.data import Example, build, default_data_dir, read_user_pairs, split_of
 from verimap.training.guard_fit import CACHE_SOURCES, fit_guard
 
@@ -59,6 +60,7 @@ class TrainConfig:
     target_tar: float = 0.95  # default threshold accepts this share of dev positives
     fuse_weight: float = 0.5
     init_weights: str | None = None  # start from these weights (fine-tuning); "shipped" = the packaged ones
+    tower_from: str | None = None  # train a new network on the (frozen) tower of these weights ("shipped": packaged)
     # End-to-end: LoRA on a verifier-side encoder copy, trained through the network (0 = frozen encoder).
     adapter_rank: int = 0
     adapter_alpha: float = 16.0
@@ -71,6 +73,14 @@ class TrainConfig:
     steps: int = 0  # end-to-end optimisation steps (the frozen path uses epochs)
     end_to_end_batch_size: int = 16  # pairs per end-to-end step (the encoder's backward pass dominates)
     eval_every: int = 200
+    # The verifier tower (verimap.tower): a tuned copy of the encoder's top ``tower_layers`` layers, trained with
+    # the network for ``steps`` steps on cached lower-layer states (training/tower_fit.py). 0 = no tower.
+    tower_layers: int = 0
+    tower_lr: float = 3e-5
+    contrastive_weight: float = 1.0  # weight of the in-batch contrastive loss on the tower's pooled vectors
+    temperature: float = 0.05  # of that loss
+    cosent_weight: float = 1.0  # weight of the CoSENT loss: near-misses' pooled cosines below true matches'
+    generated_share: float = 0.3  # share of each tower batch drawn from generated rows (rules, questions, tree edits)
     network: NetworkConfig = field(default_factory=NetworkConfig)
 
     def __post_init__(self) -> None:
@@ -152,7 +162,7 @@ def batch_maps(cache: VectorCache, batch: Sequence[Example], config: NetworkConf
         ds.append(b[0])
         qp.append(a[2])
         dp.append(b[2])
-        pooled.append(float(a[1] @ b[1]))
+        pooled.append(float(token_mean(a[0]) @ token_mean(b[0])) if config.pooled == "tokens" else float(a[1] @ b[1]))
     return structure_maps(qs, ds, qp, dp, (config.map_rows, config.map_cols), CHANNELS, pooled)
 
 
@@ -215,6 +225,7 @@ LICENCES = {
     "cad_train": "CAD-SNLI: Apache-2.0; SNLI CC BY-SA 4.0",
     "breaking_nli": "Breaking-NLI: CC BY-SA 4.0",
     "banking77_train": "Banking77 (Casanueva et al., 2020, PolyAI): CC BY 4.0, attribution",
+    "clinc150_train": "CLINC150 (Larson et al., 2019), train + val: CC BY 3.0, attribution",
     "prompts": "templated cache prompts written for verimap (training/prompt_pairs.py): Apache-2.0",
 }
 
@@ -273,7 +284,12 @@ def load_split(config: TrainConfig, data_dir: Path | None, user_pairs: Path | No
             if seen[k] <= config.kind_cap:
                 capped.append(r)
         train_rows = capped
-    train_rows = train_rows[: config.max_train] if config.max_train else train_rows
+    if config.max_train and len(train_rows) > config.max_train:
+        # People's rows first: the cap drops generated rows (rules, question forms, tree edits) before any of them.
+        human = [r for r in train_rows if "+" not in r.source][: config.max_train]
+        made = [r for r in train_rows if "+" in r.source][: config.max_train - len(human)]
+        train_rows = human + made
+        rng.shuffle(train_rows)
     dev_rows = dev_rows[: config.max_dev] if config.max_dev else dev_rows
     if not train_rows or not dev_rows or len({r.label for r in dev_rows}) < 2:
         raise ValueError(
@@ -306,7 +322,9 @@ def train(
     log(f"train {len(train_rows)} (pos {sum(r.label for r in train_rows)}), dev {len(dev_rows)}")
     # No shared token cache: training keeps its own (VectorCache), and an LRU would only churn.
     encoder = TokenEncoder(max_length=config.encoder_max_length, device=device, cache=False)
+    stock_id = encoder.encoder_id
     adapter_state = None
+    tower_card = codec_card = None
     if config.init_weights:
         init = weights_io.SHIPPED if config.init_weights == "shipped" else config.init_weights
         net, init_card, init_adapter = weights_io.load(init, encoder_id=encoder.encoder_id)
@@ -315,8 +333,21 @@ def train(
             config.adapter_rank = int(init_card.adapter["rank"])
             config.adapter_alpha = float(init_card.adapter["alpha"])
             adapter_state = init_adapter
+        if init_card.tower:  # the network learns on the tower it came with (kept as it is)
+            tower_card, codec_card, adapter_state = init_card.tower, init_card.codec, init_adapter
+            encoder = encoder.with_tower(Tower.from_state(encoder.model, int(tower_card["layers"]), init_adapter))
+            config.tower_layers = 0
     else:
         net = build_network(config.network)
+        if config.tower_from:  # a new network over an already tuned tower (the speed/quality frontier)
+            source = weights_io.SHIPPED if config.tower_from == "shipped" else config.tower_from
+            _, source_card, adapter_state = weights_io.load(source, encoder_id=encoder.encoder_id)
+            if not source_card.tower:
+                raise ValueError(f"tower_from: {source} has no tower")
+            tower_card, codec_card = source_card.tower, source_card.codec
+            encoder = encoder.with_tower(Tower.from_state(encoder.model, int(tower_card["layers"]), adapter_state))
+    if not weights_io.needs_parse(net.config):
+        encoder = encoder.with_parser(None)
     net.to(device)
     pos_frac = sum(r.label for r in train_rows) / len(train_rows)
     pos_weight = torch.tensor((1 - pos_frac) / max(pos_frac, 1e-6), device=device)
@@ -338,6 +369,18 @@ def train(
             config, net, dev_cache, train_rows, dev_rows, dev_labels, pos_weight, size, rng, log, t0
         )
     # Stage 2 (adapter_rank > 0 and steps > 0): LoRA on a verifier-side encoder copy, end to end.
+    # Stage 2' (tower_layers > 0): the tower and the network together on cached lower-layer states.
+    if config.tower_layers and config.steps:
+        from verimap.training.tower_fit import fit_tower
+
+        probe = probe_sample(dev_rows, config.probe_rows, rng)
+        clusters = {t: r.cluster for r in train_rows + dev_rows if r.cluster for t in (r.a, r.b)[: 1 + r.label]}
+        tower, best["tower"] = fit_tower(
+            config, net, encoder, train_rows, probe, clusters, cache_dir=cache_dir, log=log
+        )
+        best["tower"].pop("history")  # logged at every check; the card keeps the chosen step
+        adapter_state, tower_card = tower.state(), {"layers": config.tower_layers}
+        dev_cache = VectorCache(encoder.with_tower(tower), None)
     if config.adapter_rank and config.steps:
         adapter = {"rank": config.adapter_rank, "alpha": config.adapter_alpha}
         tuned = encoder.with_adapter(adapter, adapter_state)
@@ -356,7 +399,7 @@ def train(
     dev_logits = logits_of(net, dev_cache, dev_rows)
     calibration = fit_platt(dev_logits, dev_labels)
     probs = 1 / (1 + np.exp(-(calibration["scale"] * dev_logits + calibration["bias"])))
-    threshold = default_threshold(probs, dev_rows, config.target_tar)
+    threshold, threshold_fit = ranker_threshold(probs, dev_rows, config.target_tar)
     per_source = {}
     for src in sorted({r.source for r in dev_rows}):
         idx = np.array([r.source == src for r in dev_rows])
@@ -368,16 +411,19 @@ def train(
         }
     metrics = {"dev_auc": roc_auc(dev_labels, dev_logits), "best": best, "dev_per_source": per_source}
     card = weights_io.Card(
-        encoder=encoder.encoder_id,
+        encoder=stock_id,
         network=net.config,
         calibration=calibration,
         threshold=round(threshold, 4),
         fuse_weight=config.fuse_weight,
         adapter=adapter,
+        tower=tower_card,
+        codec=codec_card,
         parser=PARSER_ID if weights_io.needs_parse(net.config) else None,
         extra={
             "data": data_desc,
-            "split": "dev = sha256(source item) < 0.2; calibration and threshold fitted on dev",
+            "split": "dev = sha256(source item) < 0.2 (or the source's own val split); calibration and threshold fitted on dev",
+            "threshold_fit": threshold_fit,
             "metrics": metrics,
             "seed": config.seed,
             "license": licence_of(data_desc),
@@ -390,11 +436,56 @@ def train(
     )
     weights_io.save(net.cpu(), card, out, adapter_state)
     log(f"saved {out} (threshold {threshold:.3f}, dev AUC {metrics['dev_auc']:.4f}) in {time.time() - t0:.0f}s")
+    if config.tower_layers and config.steps and user_pairs is None:
+        # A new tower gets its token-file codec, fitted on tens of thousands of its training texts.
+        from verimap.training.codec_fit import TEXTS, fit_codec, training_texts
+
+        section = fit_codec(out, training_texts(data_dir or default_data_dir(), config.sources, TEXTS, config.seed))
+        log(f"codec fitted on {section['texts']} training texts ({section['tokens']} token vectors)")
     if set(config.sources) & set(CACHE_SOURCES) and not config.adapter_rank:
         # Weights that saw prompt-prompt pairs get the cache guard's own threshold (training/guard_fit.py).
         section = fit_guard(out, data_dir, target_tar=config.target_tar, encoder=encoder)
         log(f"guard threshold {section['threshold']} (cache-shaped dev AUC {section['dev_auc']})")
     return metrics
+
+
+def probe_sample(rows: Sequence[Example], size: int, rng: random.Random) -> list[Example]:
+    """About ``size`` dev rows with every source represented: an equal share per source (all of a small one)."""
+    by_source: dict[str, list[Example]] = {}
+    for r in rows:
+        by_source.setdefault(r.source, []).append(r)
+    share = max(1, size // max(1, len(by_source)))
+    out = [r for group in by_source.values() for r in rng.sample(group, min(share, len(group)))]
+    rng.shuffle(out)
+    return out
+
+
+QUERY_PASSAGE = ("+question", "+fragment", "+passage")  # generated query–passage rows (data.query_shaped)
+
+
+def ranker_threshold(probs: np.ndarray, dev_rows: Sequence[Example], target_tar: float) -> tuple[float, dict]:
+    """The ranker's default threshold and how it was fitted.
+
+    A ranker decides whether a passage answers a query, not whether two sentences are paraphrases: where dev has
+    query–passage rows (a question, a fragment or a sentence inside a passage, against the passage that holds the
+    answer and against the same passage edited into a near-miss), the threshold maximises accepted matches minus
+    accepted near-misses on them (Youden's J). Without such rows (your own pairs), it accepts ``target_tar`` of the
+    human-written dev positives (:func:`default_threshold`)."""
+    labels = np.array([r.label for r in dev_rows])
+    qp = np.array([r.source.endswith(QUERY_PASSAGE) for r in dev_rows])
+    if not qp.any() or len(set(labels[qp])) < 2:
+        t = default_threshold(probs, dev_rows, target_tar)
+        return t, {"rule": f"accepts {target_tar:.0%} of human-written dev positives"}
+    p, y = probs[qp], labels[qp]
+    candidates = np.unique(np.round(p, 4))
+    j = [(np.mean(p[y == 1] >= c) - np.mean(p[y == 0] >= c), c) for c in candidates]
+    t = float(max(j)[1])
+    return t, {
+        "rule": "Youden's J on query–passage dev rows (question / fragment / passage vs the same near-miss)",
+        "rows": int(qp.sum()),
+        "accept": round(float(np.mean(p[y == 1] >= t)), 4),
+        "false_accept": round(float(np.mean(p[y == 0] >= t)), 4),
+    }
 
 
 def default_threshold(probs: np.ndarray, dev_rows: Sequence[Example], target_tar: float) -> float:

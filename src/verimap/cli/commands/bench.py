@@ -1,4 +1,4 @@
-"""``verimap bench speed|cache|index|serve``: latency against a cross-encoder-shaped forward, what the token store
+"""``verimap bench speed|cache|index|serve|quality``: latency against a cross-encoder-shaped forward, what the token store
 costs, indexing speed, and what HTTP adds.
 
 ``speed``: cross-encoder-shaped forward, pooled cosine, MaxSim and the verifier, cold and warm, for 10/50/100
@@ -8,6 +8,8 @@ candidates, plus the verifier network's share, indexing throughput, bytes per ca
 SciFact query-passage pairs) and on dev ROC-AUCs.
 ``index``: ``verimap index`` end to end on a BEIR corpus (``--corpus``, default the SciFact folder of the data
 folder): documents/s, passages/s, each part's share of the time (encoder, spaCy parse, upserts ...), token bytes.
+``quality``: the verifier's dev figures against the ones its weights card records (the check every speed
+change must pass: no figure may move by more than 0.01); ``--write-reference`` records them.
 ``serve``: a warm rerank of --candidates cached passages (one number, default 50) in process, through `verimap
 serve` (a child process on a loopback port), and as a `verimap search` process per query; then --requests requests
 from --concurrency clients at once (latency p50/p95, requests/s). Needs the serve extra.
@@ -44,6 +46,17 @@ def cmd_bench(args: argparse.Namespace) -> int:
     cfg = resolve(args)
     if args.what == "serve":
         md = serve(args, cfg)
+    elif args.what == "quality":
+        from verimap.evaluation.quality import quality_drift, write_reference
+
+        data = data_folder(args, cfg)
+        verifier = make_verifier(cfg, make_encoder(cfg, cache=TokenCache(max_bytes=2**30)))
+        if args.write_reference:
+            ref = write_reference(cfg.weights or verifier_weights(), verifier, data)
+            md = f"quality reference written: {len(ref['figures'])} dev figures at {ref['limit']} rows per set"
+        else:
+            drift = quality_drift(verifier, data)
+            md = quality_markdown(drift)
     elif args.what == "speed":
         sizes = tuple(args.candidates or (10, 50, 100))
         if not sizes or min(sizes) < 1:
@@ -55,8 +68,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
             print("(no data folder given: timing on demo passages instead)")
         # A fresh token cache: "cold" and "warm" must mean what the bench says, whatever ran before in the process.
         encoder = make_encoder(cfg, cache=TokenCache())
-        report = bench.bench_speed(encoder, make_verifier(cfg, encoder), data, sizes, args.repeats, args.index_docs)
+        verifier = make_verifier(cfg, encoder)
+        report = bench.bench_speed(encoder, verifier, data, sizes, args.repeats, args.index_docs)
         md = bench.speed_markdown(report)
+        if data is not None:  # the speed figures count only if judgment did not move (docs/benchmarks.md)
+            from verimap.evaluation.quality import quality_drift
+
+            md += "\n" + quality_markdown(quality_drift(verifier, data))
         if args.png:
             bench.speed_plot(report, Path(args.png))
             md += f"\n\n![rerank latency]({Path(args.png).name})"
@@ -73,7 +91,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         corpus = Path(args.corpus) if args.corpus else data_folder(args, cfg) / "scifact"
         if not corpus.is_dir():
             raise CLIError(f"no corpus folder {corpus}")
-        encoder = make_encoder(cfg, cache=TokenCache())  # its own: the bench times its parser and model
+        # Its own encoder (the bench times its parser and model), seen through the verifier: a tower's token vectors
+        # are what the token file keeps, as `verimap index` writes them.
+        encoder = make_verifier(cfg, make_encoder(cfg, cache=TokenCache())).encoder
         try:
             report = bench.bench_index_corpus(
                 encoder,
@@ -90,6 +110,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.write:
         write_block(Path(args.write), f"bench-{args.what}", md)
     return 0
+
+
+def verifier_weights() -> Path:
+    from verimap.weights import SHIPPED
+
+    return SHIPPED
+
+
+def quality_markdown(drift: dict) -> str:
+    if drift["ok"] is None:
+        return f"- Quality check: {drift['measures']} dev figures computed; the weights card has no reference."
+    verdict = "within" if drift["ok"] else "OUTSIDE"
+    return (
+        f"- Quality check: {drift['measures']} dev figures against the card's reference, largest change "
+        f"{drift['max_abs_change']:.4f} ({drift['worst']}): {verdict} the 0.01 limit."
+    )
 
 
 def serve(args: argparse.Namespace, cfg) -> str:
@@ -136,7 +172,10 @@ def add(sub: argparse._SubParsersAction) -> None:
         description=help_text(__doc__),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("what", choices=("speed", "cache", "index", "serve"))
+    p.add_argument("what", choices=("speed", "cache", "index", "serve", "quality"))
+    p.add_argument(
+        "--write-reference", action="store_true", help="`quality`: record the dev figures in the weights card"
+    )
     p.add_argument("--weights", help="verifier weights (default: shipped)")
     add_data_argument(p)
     p.add_argument("--candidates", type=int, nargs="+", help="candidates per request (default: 10 50 100; `serve`: 50)")

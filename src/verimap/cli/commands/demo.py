@@ -18,7 +18,6 @@ from verimap.cli.options import (
     add_config_argument,
     add_model_arguments,
     help_text,
-    make_encoder,
     make_verifier,
     open_store,
     resolve,
@@ -43,9 +42,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         tmp = tempfile.mkdtemp(prefix="verimap-demo-")
         cfg = replace(cfg, store=tmp, host=None, port=None, collection="verimap-demo")
     try:
-        encoder = make_encoder(cfg)
-        verifier = make_verifier(cfg, encoder)
-        store = open_store(cfg, encoder, create=True)
+        verifier = make_verifier(cfg)
+        store = open_store(cfg, verifier.encoder, create=True)
         with tqdm(total=len(corpus), desc="demo: indexing", unit="passage", file=sys.stderr, disable=args.quiet) as bar:
             store.add(
                 [p["text"] for p in corpus],

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from verimap.cli.options import (
@@ -43,11 +44,17 @@ def cmd_eval(args: argparse.Namespace) -> int:
         scorers["pooled cosine (tuned)"] = PooledCosine(verifier.encoder).score_pairs
         scorers["MaxSim (tuned)"] = MaxSim(verifier.encoder).score_pairs
     scorers["verifier"] = verifier.score_pairs
+    thresholds = {"verifier": verifier.threshold}
+    for item in args.compare or []:  # other weights beside, e.g. the previous release: "v4=path/to/v4.safetensors"
+        name, _, path = item.rpartition("=")
+        other = make_verifier(replace(cfg, weights=path), encoder)
+        scorers[name or Path(path).stem] = other.score_pairs
+        thresholds[name or Path(path).stem] = other.threshold
     # The cache guard reads each pair both ways (its own rule): its column is what the cache-shaped rows are for.
     guard = CacheGuard(verifier, threshold=verifier.threshold)
     scorers["guard"] = lambda pairs: [v.score for v in guard.check_pairs(pairs, reasons=False, warn=False)]
     sets = build_sets(data, limit=args.limit)
-    table = evaluate(scorers, sets, {"verifier": verifier.threshold})
+    table = evaluate(scorers, sets, thresholds)
     if args.scifact:
         table.update(scifact_rows(verifier, MaxSim(encoder), encoder, data, args.scifact))
     md = to_markdown(table, list(scorers))
@@ -70,6 +77,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     add_data_argument(p)
     p.add_argument("--limit", type=int, default=1000, help="rows per set (0 = all)")
     p.add_argument("--scifact", type=int, default=0, help="also rank SciFact with this many queries (0 = skip)")
+    p.add_argument(
+        "--compare", action="append", metavar="NAME=WEIGHTS", help="also score with these weights (repeatable)"
+    )
     p.add_argument("--json", help="also write the table as JSON here")
     p.add_argument("--write", help="replace the eval table in this markdown file (e.g. docs/benchmarks.md)")
     add_config_argument(p)

@@ -4,7 +4,7 @@ The corpus (``corpus.jsonl(.gz)``, ``queries.jsonl``, ``qrels/<split>.tsv`` or a
 into ``--store`` (reused and completed if it exists: indexing is idempotent) or a temporary store, exactly as
 ``verimap index`` does it; then every query of the split with a relevant document recalls ``--recall-k`` passages,
 reranked by MaxSim and by the default policy, each ranking read as documents (best passage each). ``--json OUT``
-writes ``{"ndcg@10": {"dense", "maxsim", "default"}, "recall@k": {...}, "queries": N, "per_query": {...}}``.
+writes ``{"ndcg@10": {"dense", "maxsim", "verifier", "default"}, "recall@k": {...}, "queries": N, "per_query": {...}}``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from verimap.cli.options import (
     add_model_arguments,
     add_store_arguments,
     help_text,
-    make_encoder,
     make_verifier,
     open_store,
     resolve,
@@ -50,7 +49,8 @@ def cmd_eval_ir(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         if args.store is None and cfg.host is None:
             cfg = replace(cfg, store=str(Path(tmp) / "index"))
-        encoder = make_encoder(cfg)
+        verifier = make_verifier(cfg)
+        encoder = verifier.encoder  # stock recall vectors into Chroma, the verifier's token vectors into the file
         store = open_store(cfg, encoder, create=True)
         documents = list(beir.documents())
         passages = store.passages(documents, max_tokens=cfg.passage_tokens, overlap=cfg.passage_overlap)
@@ -58,7 +58,6 @@ def cmd_eval_ir(args: argparse.Namespace) -> int:
             total=len(passages), desc="eval-ir: index", unit="passage", file=sys.stderr, disable=args.quiet
         ) as bar:
             store.add_documents(documents, passages=passages, on_batch=bar.update)
-        verifier = make_verifier(cfg, encoder)
         n = min(len(beir.queries), args.limit or len(beir.queries))
         with tqdm(total=n, desc="eval-ir: queries", unit="query", file=sys.stderr, disable=args.quiet) as bar:
             report, means = ir.evaluate(

@@ -30,7 +30,7 @@ from verimap.cli.options import (
     add_config_argument,
     add_store_arguments,
     help_text,
-    make_encoder,
+    make_verifier,
     open_store,
     resolve,
 )
@@ -228,7 +228,9 @@ def cmd_index(args: argparse.Namespace) -> int:
             )
         )
 
-    encoder = make_encoder(cfg)
+    # The verifier's view of the encoder: the stock recall vectors into Chroma, the verifier's own token vectors
+    # (its tower's, with the codec shipped beside it) into the token file, both from one forward pass.
+    encoder = make_verifier(cfg).encoder
     limit = encoder.max_length - 2
     size = limit if cfg.passage_tokens is None else cfg.passage_tokens
     if not 8 <= size <= limit:
@@ -278,6 +280,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     add_config_argument(p)
     add_store_arguments(p)
     p.add_argument("--encoder", help="local encoder model directory (default: bundled all-MiniLM-L6-v2)")
+    p.add_argument("--weights", help="verifier weights whose token vectors the token file keeps (default: shipped)")
     p.add_argument("--device", help="torch device (default: cpu)")
     p.add_argument(
         "--passage-tokens",

@@ -27,7 +27,6 @@ from verimap.cli.options import (
     add_model_arguments,
     add_store_arguments,
     help_text,
-    make_encoder,
     make_verifier,
     open_store,
     read_jsonl,
@@ -191,9 +190,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     queries = read_queries(Path(args.queries)) if args.queries is not None else None
     where = parse_where(args.where)
     cfg = resolve(args)
-    encoder = make_encoder(cfg)
-    store = open_store(cfg, encoder, create=False)
-    verifier = make_verifier(cfg, encoder)
+    verifier = make_verifier(cfg)
+    store = open_store(cfg, verifier.encoder, create=False)  # reads the token vectors the verifier indexed
 
     if queries is not None:
         out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout

@@ -54,7 +54,7 @@ class VerifiedCacheChecker:
     ```
 
     A pipeline that answers from the cache when verified and asks the generator otherwise (``ConditionalRouter``):
-    ``integrations/haystack/examples/cache.yaml``.
+    ``examples/haystack_cache.yaml`` in the checkout.
     """
 
     def __init__(

@@ -1,14 +1,15 @@
-"""verimap + Haystack: a semantic answer cache in front of a chat generator (cache.yaml), end to end and offline.
+"""verimap + Haystack: a semantic answer cache in front of a chat generator (haystack_cache.yaml), offline.
 
-Loads cache.yaml, asks a question (a miss: the generator answers, and the answer is written to the cache), then a
-paraphrase of it and a near miss that shares all its words but one. For each question it prints where the answer
-came from and, for a recalled entry the guard rejected, the reason when the verifier can tell.
+Loads haystack_cache.yaml (beside this file), asks a question (a miss: the generator answers, and the answer is
+written to the cache), then a paraphrase of it and a near miss that shares all its words but one. For each question
+it prints where the answer came from and, for a recalled entry the guard rejected, the reason when the verifier can
+tell.
 
 Without ``$OPENAI_API_KEY`` the YAML's ``OpenAIChatGenerator`` is replaced, through Haystack's own
 ``Pipeline.from_dict(..., components=...)``, by Haystack's ``MockChatGenerator`` (it echoes the question), so this
 runs offline. What the shipped weights get right and wrong on these questions: docs/cache.md.
 
-    python integrations/haystack/examples/run_cache_example.py
+    python examples/haystack_cache.py
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from haystack.document_stores.types import DuplicatePolicy  # noqa: E402
 from haystack_integrations.components.embedders.verimap import VerimapDocumentEmbedder  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-CACHE_INDEX = "verimap_answer_cache"  # the InMemoryDocumentStore index cache.yaml reads
+CACHE_INDEX = "verimap_answer_cache"  # the InMemoryDocumentStore index haystack_cache.yaml reads
 
 QUESTIONS = [
     "How do I switch on dark mode in the mail app?",  # a miss: asks the generator, then cached
@@ -40,8 +41,8 @@ QUESTIONS = [
 
 
 def load(generator=None) -> Pipeline:
-    """cache.yaml as it is; ``generator`` (e.g. a stand-in) replaces its ``llm`` through ``components=``."""
-    text = (HERE / "cache.yaml").read_text()
+    """haystack_cache.yaml as it is; ``generator`` (e.g. a stand-in) replaces its ``llm`` through ``components=``."""
+    text = (HERE / "haystack_cache.yaml").read_text()
     if generator is None:
         return Pipeline.loads(text)
     return Pipeline.from_dict(yaml.safe_load(text), components={"llm": generator})

@@ -1,7 +1,7 @@
-"""verimap in LangChain: Chroma for recall, the structural verifier for judgment. Runs offline.
+"""verimap in LangChain: Chroma for recall, the structural verifier (a document compressor) for judgment. Offline.
 
     pip install -e "integrations/langchain[test]"    # from the checkout: langchain-verimap, langchain-chroma, ...
-    python integrations/langchain/examples/run_example.py
+    python examples/langchain_compression.py
 
 Indexes a small corpus into a persistent Chroma (in a temp dir) with VerimapEmbeddings (the bundled encoder,
 no download), then asks "Did the dog bite the man?" two ways:
@@ -30,18 +30,15 @@ from langchain_verimap import StructuralVerifierCompressor, VerifiedRetriever, V
 
 QUERY = "Did the dog bite the man?"
 
-CORPUS = [
-    Document(page_content="The man bit the dog.", id="near-miss", metadata={"source": "tabloid"}),
-    Document(page_content="The dog bit the man.", id="true-match", metadata={"source": "local news"}),
-    Document(page_content="A dog chased the postman down the street.", id="postman", metadata={"source": "blog"}),
-    Document(page_content="Dogs bark at strangers who come near the house.", id="bark", metadata={"source": "guide"}),
-    Document(
-        page_content="The cat slept on the warm windowsill all afternoon.", id="cat", metadata={"source": "diary"}
-    ),
-    Document(
-        page_content="Interest rates rose by a quarter point in March.", id="rates", metadata={"source": "markets"}
-    ),
-]
+# id -> text: the true match, its structural near-miss (the same words, the roles swapped), topical and off-topic text
+CORPUS = {
+    "near-miss": "The man bit the dog.",
+    "true-match": "The dog bit the man.",
+    "postman": "A dog chased the postman down the street.",
+    "bark": "Dogs bark at strangers who come near the house.",
+    "cat": "The cat slept on the warm windowsill all afternoon.",
+    "rates": "Interest rates rose by a quarter point in March.",
+}
 
 
 def show(title: str, docs: list[Document]) -> None:
@@ -72,7 +69,7 @@ def main() -> None:
                 anonymized_telemetry=False, is_persistent=True, persist_directory=path
             ),
         )
-        store.add_documents(CORPUS)
+        store.add_documents([Document(page_content=text, id=key) for key, text in CORPUS.items()])
         candidates = store.as_retriever(search_kwargs={"k": 50})  # recall: every plausible candidate
 
         print(f"Query: {QUERY}")
