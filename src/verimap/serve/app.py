@@ -9,13 +9,15 @@ Routes (docs/serve.md has the request and response of each, with curl and client
 - ``POST /verify`` (:meth:`~verimap.Verifier.score_pairs`, verdicts by :func:`verimap.policy.verdict`) and
   ``POST /explain`` (:meth:`~verimap.Verifier.explain`, optional PNG heatmap).
 - ``GET /health`` (200 once the model is loaded, 503 before), ``GET /info``, ``GET /metrics`` (Prometheus).
+- ``GET /``: the playground, a page (``static/``) calling ``/info``, ``/v2/rerank`` and ``/explain`` from a browser.
 
 Requests run in a worker thread (the event loop keeps answering ``/health`` and queueing requests while torch
 computes), at most ``concurrency`` at a time: on a small CPU, torch's own threads already use every core, and
 two forwards at once only contend for them.
 
 Limits, checked before a request reaches its route: an API key (``Authorization: Bearer``, 401 otherwise; only
-``/health`` is open), a body limit (413), then, per route, JSON only and at most ``max_documents`` texts (422).
+``/health`` and the page's files are open), a body limit (413), then, per route, JSON only and at most
+``max_documents`` texts (422).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
+from importlib import resources
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from verimap.optional import require
@@ -54,7 +57,16 @@ __all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_MAX_DOCUMENTS", "create_app"]
 
 DEFAULT_MAX_DOCUMENTS = 1000  # Cohere's own cap per rerank request (cohere-haystack cuts lists to it, too)
 DEFAULT_MAX_BODY_BYTES = 8 * 2**20  # 1,000 documents of a few thousand characters each, with room to spare
-OPEN_PATHS = frozenset({"/health"})  # what a load balancer probes without the key
+# The playground page (GET /, static/) holds no data: a browser loads it without the key, then sends the key itself.
+PAGE = {"/": "index.html", "/static/playground.css": "playground.css", "/static/playground.js": "playground.js"}
+PAGE_TYPES = {".html": "text/html; charset=utf-8", ".css": "text/css; charset=utf-8", ".js": "text/javascript"}
+PAGE_HEADERS = {  # the page's own files only: no inline script, no other origin, not framed
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+    "form-action 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache",
+}
+OPEN_PATHS = frozenset({"/health", *PAGE})  # what a load balancer probes without the key, and the page
 DISCARD_LIMIT = 64 * 2**20  # a refused body is read up to this much more, so the client gets to read the refusal
 
 logger = logging.getLogger("verimap.serve")
@@ -409,6 +421,18 @@ def create_app(
             return out
 
         return _json(await service.run(request, 1, call))
+
+    # -- the playground page (docs/serve.md#playground): static files, calling the routes above -------------------
+    def page(path: str, name: str) -> None:
+        content = resources.files("verimap.serve").joinpath("static", name).read_bytes()
+        media = PAGE_TYPES[os.path.splitext(name)[1]]
+
+        @app.get(path, include_in_schema=False, name=f"page:{name}")
+        async def file() -> Response:
+            return Response(content, media_type=media, headers=PAGE_HEADERS)
+
+    for path, name in PAGE.items():
+        page(path, name)
 
     # -- state ----------------------------------------------------------------------------------------------
     @app.get("/health", tags=["service"])
