@@ -120,7 +120,7 @@ class Verifier(Scorer):
                 tower = Tower.from_state(stock.model, int(self.card.tower["layers"]), adapter_state)
             except ValueError as exc:
                 raise weights_io.WeightsError(f"{weights or weights_io.SHIPPED}: {exc}") from exc
-            tuned = stock.with_tower(tower, codec_from_state(adapter_state))
+            tuned = stock.with_tower(tower, codec_from_state(adapter_state), int8=bool(self.card.tower.get("int8")))
         elif self.card.adapter:
             tuned = stock.with_adapter(self.card.adapter, adapter_state, merge=True)
         else:

@@ -148,6 +148,8 @@ def _check_card_values(data: dict[str, Any]) -> None:
         layers = tower.get("layers") if isinstance(tower, dict) else None
         if isinstance(layers, bool) or not isinstance(layers, int) or layers < 1:
             raise ValueError(f"'tower' must be null or an object with a positive integer 'layers', got {tower!r}")
+        if not isinstance(tower.get("int8", False), bool):
+            raise ValueError(f"tower.int8 must be true or false, got {tower['int8']!r}")
         if data.get("adapter") is not None:
             raise ValueError("a card has a tower or an adapter, not both")
     sha = data.get("sha256")

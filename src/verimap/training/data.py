@@ -30,7 +30,19 @@ from verimap.training.rules import (
     wh_question,
 )
 
-SHIPPABLE = ("paws_dev", "sugarcrepe", "cad_train", "breaking_nli", "banking77_train", "clinc150_train", "prompts")
+SHIPPABLE = (
+    "paws_dev",
+    "sugarcrepe",
+    "cad_train",
+    "breaking_nli",
+    "banking77_train",
+    "clinc150_train",
+    "massive_en_us_train",
+    "snli_dev",
+    "mnli_dev_matched",
+    "mnli_train_heuristic",
+    "prompts",
+)
 EVAL_ONLY = ("mrpc_train", "sick_train", "condaqa_dev", "scifact")
 
 

@@ -34,7 +34,7 @@ from torch import nn
 from verimap.encoder import TokenEncoder
 from verimap.metrics import roc_auc
 from verimap.simmap import CHANNELS, structure_maps
-from verimap.tower import Tower, token_mean
+from verimap.tower import PREFIX, Tower, token_mean
 from verimap.training.examples import Example
 
 
@@ -254,12 +254,15 @@ def fit_tower(
     cache_dir: Path | None,
     log: Callable[[str], None] = print,
     parses: dict | None = None,
+    init: dict[str, torch.Tensor] | None = None,
 ) -> tuple[Tower, dict]:
     """Tune a ``config.tower_layers``-layer tower and ``network`` together for ``config.steps`` steps; the step
     with the best mean probe AUC over the human-written sources is kept (checked every ``config.eval_every``)."""
     t0 = time.time()
     rng = random.Random(config.seed)
     tower = Tower.from_stock(encoder.model, config.tower_layers)
+    if init is not None:  # go on from a tuned tower (its tensors as a weights file keeps them)
+        tower.load_state_dict({k[len(PREFIX) :]: v.float() for k, v in init.items() if k.startswith(PREFIX)})
     folder = None
     if cache_dir is not None:
         tag = hashlib.sha256(f"{encoder.encoder_id}|{tower.start}|{encoder.max_length}".encode()).hexdigest()[:10]

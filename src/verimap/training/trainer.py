@@ -61,6 +61,7 @@ class TrainConfig:
     fuse_weight: float = 0.5
     init_weights: str | None = None  # start from these weights (fine-tuning); "shipped" = the packaged ones
     tower_from: str | None = None  # train a new network on the (frozen) tower of these weights ("shipped": packaged)
+    tower_int8: bool = False  # with tower_from: the token path in int8 (TokenEncoder.with_tower), trained on as such
     # End-to-end: LoRA on a verifier-side encoder copy, trained through the network (0 = frozen encoder).
     adapter_rank: int = 0
     adapter_alpha: float = 16.0
@@ -226,6 +227,11 @@ LICENCES = {
     "breaking_nli": "Breaking-NLI: CC BY-SA 4.0",
     "banking77_train": "Banking77 (Casanueva et al., 2020, PolyAI): CC BY 4.0, attribution",
     "clinc150_train": "CLINC150 (Larson et al., 2019), train + val: CC BY 3.0, attribution",
+    "massive_en_us_train": "MASSIVE en-US (FitzGerald et al., 2022, Amazon), train + validation: CC BY 4.0, attribution",
+    "snli_dev": "SNLI dev (Bowman et al., 2015), via e-SNLI: CC BY-SA 4.0",
+    "mnli_dev_matched": "MultiNLI dev matched (Williams et al., 2018), via tommccoy1/hans: OANC and the MultiNLI "
+    "licences (free to use and redistribute)",
+    "mnli_train_heuristic": "MultiNLI train, the HANS authors' high-overlap contradictions: as MultiNLI",
     "prompts": "templated cache prompts written for verimap (training/prompt_pairs.py): Apache-2.0",
 }
 
@@ -324,7 +330,7 @@ def train(
     encoder = TokenEncoder(max_length=config.encoder_max_length, device=device, cache=False)
     stock_id = encoder.encoder_id
     adapter_state = None
-    tower_card = codec_card = None
+    tower_card = codec_card = tower_init = None
     if config.init_weights:
         init = weights_io.SHIPPED if config.init_weights == "shipped" else config.init_weights
         net, init_card, init_adapter = weights_io.load(init, encoder_id=encoder.encoder_id)
@@ -335,17 +341,24 @@ def train(
             adapter_state = init_adapter
         if init_card.tower:  # the network learns on the tower it came with (kept as it is)
             tower_card, codec_card, adapter_state = init_card.tower, init_card.codec, init_adapter
-            encoder = encoder.with_tower(Tower.from_state(encoder.model, int(tower_card["layers"]), init_adapter))
+            tower = Tower.from_state(encoder.model, int(tower_card["layers"]), init_adapter)
+            encoder = encoder.with_tower(tower, int8=bool(tower_card.get("int8")))
             config.tower_layers = 0
     else:
         net = build_network(config.network)
-        if config.tower_from:  # a new network over an already tuned tower (the speed/quality frontier)
+        if config.tower_from:
             source = weights_io.SHIPPED if config.tower_from == "shipped" else config.tower_from
-            _, source_card, adapter_state = weights_io.load(source, encoder_id=encoder.encoder_id)
+            source_net, source_card, adapter_state = weights_io.load(source, encoder_id=encoder.encoder_id)
             if not source_card.tower:
                 raise ValueError(f"tower_from: {source} has no tower")
-            tower_card, codec_card = source_card.tower, source_card.codec
-            encoder = encoder.with_tower(Tower.from_state(encoder.model, int(tower_card["layers"]), adapter_state))
+            if config.tower_layers and config.steps:  # go on tuning that tower (and its network, if the same shape)
+                tower_init = adapter_state
+                if source_net.config == net.config:
+                    net.load_state_dict(source_net.state_dict())
+            else:  # a new network over that tower, frozen (the speed/quality frontier)
+                tower_card, codec_card = {**source_card.tower, "int8": config.tower_int8}, source_card.codec
+                tower = Tower.from_state(encoder.model, int(tower_card["layers"]), adapter_state)
+                encoder = encoder.with_tower(tower, int8=config.tower_int8)
     if not weights_io.needs_parse(net.config):
         encoder = encoder.with_parser(None)
     net.to(device)
@@ -376,7 +389,7 @@ def train(
         probe = probe_sample(dev_rows, config.probe_rows, rng)
         clusters = {t: r.cluster for r in train_rows + dev_rows if r.cluster for t in (r.a, r.b)[: 1 + r.label]}
         tower, best["tower"] = fit_tower(
-            config, net, encoder, train_rows, probe, clusters, cache_dir=cache_dir, log=log
+            config, net, encoder, train_rows, probe, clusters, cache_dir=cache_dir, log=log, init=tower_init
         )
         best["tower"].pop("history")  # logged at every check; the card keeps the chosen step
         adapter_state, tower_card = tower.state(), {"layers": config.tower_layers}
@@ -436,8 +449,8 @@ def train(
     )
     weights_io.save(net.cpu(), card, out, adapter_state)
     log(f"saved {out} (threshold {threshold:.3f}, dev AUC {metrics['dev_auc']:.4f}) in {time.time() - t0:.0f}s")
-    if config.tower_layers and config.steps and user_pairs is None:
-        # A new tower gets its token-file codec, fitted on tens of thousands of its training texts.
+    if tower_card and user_pairs is None:
+        # Weights with a tower get a token-file codec fitted on tens of thousands of training texts' token vectors.
         from verimap.training.codec_fit import TEXTS, fit_codec, training_texts
 
         section = fit_codec(out, training_texts(data_dir or default_data_dir(), config.sources, TEXTS, config.seed))

@@ -1,6 +1,7 @@
 """``verimap train``: reproduce the shipped weights, or fine-tune on your own labelled pairs.
 
     verimap train --config shipped --data ../shared/data --out verifier.safetensors
+    verimap train --config shipped --data ../shared/data --extra-data rows --out verifier.safetensors
     verimap train --pairs my_pairs.jsonl --out my_verifier.safetensors      # {"a","b","label"} lines
 
 The shared data folder is ``--data``, else ``data`` in ./verimap.toml, else ``$VERIMAP_DATA_DIR`` (not needed with
@@ -51,6 +52,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             config.init_weights = str(SHIPPED)
     # Your own pairs need no shared data. (Here --config is the training recipe: verimap.toml is only found in ./.)
     data = data_folder(args, resolve(args, config_flag=False)) if user is None else None
+    if data is not None and args.extra_data:  # rows built from documented raw files (scripts/build_training_rows.py)
+        missing = [d for d in args.extra_data if not Path(d).is_dir()]
+        if missing:
+            raise CLIError(f"--extra-data folder not found: {missing[0]}")
+        data = [data, *map(Path, args.extra_data)]
     try:
         metrics = train(
             config,
@@ -76,6 +82,12 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--from-scratch", action="store_true", help="with --pairs: start from random weights")
     p.add_argument("--out", required=True, help="output .safetensors (its .json card is written beside it)")
     add_data_argument(p)
+    p.add_argument(
+        "--extra-data",
+        action="append",
+        metavar="DIR",
+        help="another folder of sources in the shared data's layout, e.g. what scripts/build_training_rows.py writes",
+    )
     p.add_argument("--epochs", type=int, help="override the config's epochs")
     p.add_argument("--cache-dir", default=".cache", help="where encoded token vectors are cached")
     p.add_argument("--no-cache", action="store_true", help="do not cache token vectors on disk")
