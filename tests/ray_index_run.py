@@ -32,7 +32,7 @@ def main(out: Path, data: Path, n_docs: int) -> None:
     import ray
 
     from verimap.passages import Document
-    from verimap.ray_index import index_with_ray
+    from verimap.ray_index import index_with_ray, token_encoder
     from verimap.store import VerimapStore
 
     with gzip.open(data / "scifact" / "corpus.jsonl.gz", "rt", encoding="utf-8") as f:
@@ -43,7 +43,7 @@ def main(out: Path, data: Path, n_docs: int) -> None:
     ]
 
     started = time.perf_counter()
-    local = VerimapStore(out / "local")
+    local = VerimapStore(out / "local", encoder=token_encoder(None, None, "cpu"))  # as `verimap index` encodes
     local.add_documents(docs, batch_size=16)
     single_s = time.perf_counter() - started
 

@@ -49,6 +49,23 @@ def test_training_runs_end_to_end_and_weights_load(tmp_path, shared_data, encode
     assert len(v.score("a query", ["a doc", "another doc"])) == 2
 
 
+@pytest.mark.slow
+def test_a_tower_trains_on_cached_lower_layers_and_ships_with_its_codec(tmp_path, shared_data, encoder):
+    out = tmp_path / "tower.safetensors"
+    args = ["train", "--config", "tiny_tower", "--out", str(out), "--data", str(shared_data)]
+    assert main([*args, "--cache-dir", str(tmp_path / "cache")]) == 0
+    card = json.loads(out.with_suffix(".json").read_text())
+    assert card["tower"] == {"layers": 1} and card["codec"]["texts"] == 300
+    assert card["threshold_fit"]["rule"].startswith("Youden") and 0 <= card["threshold_fit"]["accept"] <= 1
+    assert (tmp_path / "cache").is_dir()  # the lower layers' states, kept for the next run
+    v = Verifier(out, encoder=encoder)
+    assert v.encoder.tower is not None and v.encoder.codec is not None and v.encoder.parser is None
+    stock = encoder.encode(["The dog bit the man."])[0]
+    mine = v.encoder.encode(["The dog bit the man."])[0]
+    assert torch.equal(stock.pooled, mine.pooled)  # recall untouched
+    assert 0.0 <= v.score("Did the dog bite the man?", ["The dog bit the man."])[0] <= 1.0
+
+
 def test_fine_tune_on_user_pairs(tmp_path, encoder):
     rows = []
     for i in range(60):

@@ -60,6 +60,9 @@ class NetworkConfig:
     # The topical "pooled cosine": of the recall vectors ("recall"), or of the token vectors' means ("tokens",
     # verimap.tower.token_mean: with a tower, its own learned sentence vectors).
     pooled: str = "recall"
+    # ``tokens``/``features``: also a linear path from the topical evidence straight to the logit, so a pair whose map
+    # says little (two requests of one intent in other words) is judged on its pooled cosine without a detour.
+    skip: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -288,6 +291,8 @@ class TokenTransformer(nn.Module):
         self.encoder = _encoder(c)
         self.norm = nn.LayerNorm(c.dim)
         self.head = nn.Linear(c.dim, 1)
+        if c.skip:
+            self.skip = nn.Linear(GLOBALS, 1)
         nn.init.trunc_normal_(self.cls, std=0.02)
 
     def forward(self, batch: PairBatch) -> torch.Tensor:
@@ -307,7 +312,8 @@ class TokenTransformer(nn.Module):
         x = torch.cat([cls, x_rows, x_cols], 1)
         pad = torch.cat([torch.zeros_like(row_valid[:, :1]), ~row_valid, ~col_valid], 1)
         x = self.encoder(x, src_key_padding_mask=pad)
-        return self.head(self.norm(x[:, 0])).squeeze(-1)
+        logit = self.head(self.norm(x[:, 0])).squeeze(-1)
+        return logit + self.skip(topical_features(batch)).squeeze(-1) if c.skip else logit
 
 
 class FeatureMLP(nn.Module):

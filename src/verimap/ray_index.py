@@ -12,7 +12,8 @@ rows), with the encoding spread over a Ray cluster:
 
 The token file is SQLite: workers on one machine share it (WAL); across machines give each node the same path on
 its own disk and copy the rows where the verifier runs, or pass ``token_file=None`` (the verifier then encodes
-recalled passages at query time). See docs/cli.md, "Scaling out".
+recalled passages at query time). It holds the token vectors of the verifier of ``weights`` (its tower's, when the
+weights have one), so index with the weights you rerank with. See docs/cli.md, "Scaling out".
 
 >>> from verimap.ray_index import index_with_ray                     # doctest: +SKIP
 >>> ray.init()                                                      # doctest: +SKIP
@@ -25,13 +26,26 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from verimap import passages as P
 from verimap.optional import require
 from verimap.store import DEFAULT_COLLECTION, VerimapStore, plan_batches
+
+if TYPE_CHECKING:
+    from verimap.encoder import TokenEncoder
+
+
+def token_encoder(weights: str | None, model: str | None, device: str) -> TokenEncoder:
+    """A new encoder of ``model`` seen as the verifier of ``weights`` sees it (``Verifier.encoder``): the stock recall
+    vectors, the verifier's token vectors. Not the process-wide one, so detaching its token file touches nothing
+    else."""
+    from verimap.encoder import TokenEncoder
+    from verimap.verifier import Verifier
+
+    return Verifier(weights, encoder=TokenEncoder(model, device=device), device=device).encoder
 
 
 class EncodeAndWrite:
@@ -47,14 +61,17 @@ class EncodeAndWrite:
         token_file: str | None,
         model: str | None = None,
         device: str = "cpu",
+        weights: str | None = None,
     ) -> None:
         from verimap.encoder import TokenEncoder
 
+        # With a token file, the verifier's token vectors go to it; without one, only recall vectors are written.
+        encoder = token_encoder(weights, model, device) if token_file else TokenEncoder(model, device=device)
         self.store = VerimapStore(
             host=host,
             port=port,
             collection=collection,
-            encoder=TokenEncoder(model, device=device),
+            encoder=encoder,
             token_file=token_file or False,
             codec=False,  # the driver trained it: workers only read it from the token file
         )
@@ -78,6 +95,7 @@ def index_with_ray(
     collection: str = DEFAULT_COLLECTION,
     token_file: str | Path | None = None,
     model: str | None = None,
+    weights: str | Path | None = None,
     device: str = "cpu",
     max_tokens: int | None = None,
     overlap: int = P.DEFAULT_OVERLAP,
@@ -89,7 +107,8 @@ def index_with_ray(
     Call ``ray.init(...)`` first (or run inside a Ray job). ``workers`` encoder actors each take one CPU (with
     ``device="cuda"``, give Ray GPUs and pass ``num_gpus`` through your own ``map_batches`` instead);
     ``batch_size`` passages go to an actor at a time, shortest first as :func:`verimap.store.plan_batches` orders
-    them.
+    them. ``weights``: the verifier weights (``None``: shipped) whose token vectors go to ``token_file``, those of the
+    verifier that will read it (``verimap search`` with the same ``--weights``).
     """
     require("ray", install="'verimap[ray]'", who="verimap.ray_index")
     import ray.data  # the Data library: `ray[data]`
@@ -108,9 +127,11 @@ def index_with_ray(
         return 0
     driver._check_encoder(claim=True)
     lengths = driver.lengths([p.text for p in passages])
+    weights = str(weights) if weights is not None else None
     if token_file:
-        # The codec sample must be encoded exactly as the workers encode (with the parser), so a full encoder here.
-        driver._use(TokenEncoder(model, device=device))
+        # The codec sample must be encoded exactly as the workers encode (the verifier's view, with its parser and
+        # any codec shipped with its tower), so their encoder here.
+        driver._use(token_encoder(weights, model, device))
         driver._train_codec([p.text for p in passages], lengths)
     order = [k for batch in plan_batches(lengths, batch_size) for k in batch]
     rows: list[dict[str, Any]] = [
@@ -129,6 +150,7 @@ def index_with_ray(
                 "token_file": str(token_file) if token_file else None,
                 "model": model,
                 "device": device,
+                "weights": weights,
             },
             batch_format="numpy",
         )

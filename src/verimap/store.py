@@ -142,8 +142,9 @@ class VerimapStore:
     :param collection: collection name (3-512 characters of ``[a-zA-Z0-9._-]``).
     :param host: a Chroma server's host: use :func:`chromadb.HttpClient` instead of a local directory.
     :param port: the server's port (default 8000).
-    :param encoder: the encoder to embed with (share it with a :class:`~verimap.Verifier`); by default the
-        bundled MiniLM, loaded on first use.
+    :param encoder: the encoder to embed with (share it with a :class:`~verimap.Verifier`: ``verifier.encoder``); by
+        default the shipped verifier's view of the bundled MiniLM (:func:`verimap.shared.shared_token_encoder`:
+        stock pooled vectors into Chroma, the verifier's token vectors into the token file), loaded on first use.
     :param create: create the store and collection if missing; ``False`` raises :class:`StoreError` instead
         (what a search wants: a typo in the path should not silently search an empty new index).
     :param ssl: use https to reach ``host``.
@@ -215,8 +216,10 @@ class VerimapStore:
     # -- encoder -------------------------------------------------------------------------------------------------
     @property
     def encoder(self) -> TokenEncoder:
-        if self._encoder is None:
-            self._use(TokenEncoder())
+        if self._encoder is None:  # the shipped verifier's view: stock recall vectors, its own token vectors
+            from verimap.shared import shared_token_encoder
+
+            self._use(shared_token_encoder())
         return self._encoder  # type: ignore[return-value]
 
     def _use(self, encoder: TokenEncoder) -> None:

@@ -111,7 +111,7 @@ def _check_card_values(data: dict[str, Any]) -> None:
     if not isinstance(network, dict):
         raise ValueError("'network' must be an object")
     for key, value in network.items():
-        if key in ("kind", "channels", "topical", "tags", "pooled"):
+        if key in ("kind", "channels", "topical", "tags", "pooled", "skip"):
             continue  # checked by NetworkConfig
         if key in ("dropout", "temperature"):
             if not _number(value) or not 0.0 <= value < 1.0 or key == "temperature" and value <= 0:

@@ -23,9 +23,11 @@ from haystack.components.retrievers.in_memory import InMemoryEmbeddingRetriever
 from haystack.document_stores.in_memory import InMemoryDocumentStore
 from haystack.utils import ComponentDevice
 
+from haystack_integrations.common.verimap import document_text
 from haystack_integrations.components.embedders.verimap import VerimapDocumentEmbedder
 from haystack_integrations.components.rankers.verimap import StructuralVerifierRanker
 from haystack_integrations.components.retrievers.verimap import VerifiedRetriever
+from verimap.cache import cache_key
 
 CPU = ComponentDevice.from_str("cpu")  # the device of the session `encoder` fixture: the components share it
 QUERY = "Did the dog bite the man?"
@@ -101,6 +103,36 @@ def test_embedder_writes_the_file_and_the_ranker_reads_it(token_file, corpus_doc
         d.meta["verifier_score"] for d in cold["documents"]
     ]
     assert rows(token_file) == len(corpus_docs)  # reading (and the query) never grows the file
+
+
+# Other weights (e.g. a tuned tower, `runs/.../c.safetensors`) go through the same test: their rows are keyed by the
+# tower's id, and a ranker of the same weights still encodes only the query.
+@pytest.mark.parametrize("weights", [None])
+def test_the_file_holds_the_token_vectors_the_verifier_reads(token_file, corpus_docs, encoder, weights):
+    """The embedder writes through the verifier's view of the encoder: the same embeddings as without a token file,
+    rows keyed by the verifier's ``encoder_id`` (its tower's, if the weights have one), so a ranker of those weights
+    given the file encodes the query and no candidate."""
+    embedded = embed(corpus_docs, token_file, weights=weights)
+    plain = embed(corpus_docs, None)  # the stock encoder: the embeddings do not depend on the weights
+    assert [d.embedding for d in embedded] == [d.embedding for d in plain]
+
+    ranker = StructuralVerifierRanker(
+        device=CPU, top_k=None, meta_fields_to_embed=["title"], token_file=token_file, weights=weights
+    )
+    ranker.warm_up()
+    view = ranker.verifier.encoder
+    assert view.cache is encoder.cache and view.recall_id == encoder.encoder_id
+    texts = [document_text(d, meta_fields_to_embed=["title"], embedding_separator="\n") for d in corpus_docs]
+    with sqlite3.connect(token_file) as conn:
+        keys = {key for (key,) in conn.execute("SELECT key FROM tokens")}
+    assert keys == {cache_key(view.encoder_id, view.max_length, t) for t in texts}
+
+    encoder.cache.clear()  # only the file has the candidates now
+    before = encoder.cache.stats()
+    ranker.run(query=QUERY, documents=embedded)
+    after = encoder.cache.stats()
+    assert after["misses"] - before["misses"] == 1  # the query, and no candidate
+    assert after["disk_hits"] - before["disk_hits"] == len(embedded)
 
 
 def test_a_later_process_reads_what_the_embedder_wrote(token_file, corpus_docs, encoder):
@@ -258,11 +290,12 @@ def test_path_objects_are_stored_as_strings(tmp_path):
 
 
 def test_without_a_token_cache_the_file_is_ignored_with_one_warning(
-    tmp_path, corpus_docs, encoder, monkeypatch, caplog, memory_store
+    tmp_path, corpus_docs, encoder, verifier, monkeypatch, caplog, memory_store
 ):
     """``$VERIMAP_TOKEN_CACHE_MB=0`` gives encoders no cache; the shared one is made cacheless the same way."""
     expected = rank(embed(corpus_docs, None), None)
     monkeypatch.setattr(encoder, "cache", None)
+    monkeypatch.setattr(verifier.encoder, "cache", None)  # the verifier's view, when the weights have a tower
     path = tmp_path / "tokens.sqlite"
     caplog.set_level(logging.WARNING)
     embedder = VerimapDocumentEmbedder(
@@ -293,6 +326,19 @@ def test_without_a_token_cache_the_file_is_ignored_with_one_warning(
 
 
 # -- serialisation ----------------------------------------------------------------------------------------------------
+def test_the_embedder_keeps_weights(tmp_path):
+    """``weights`` (whose token vectors the file gets) round-trips like the ranker's; saved before it existed: shipped."""
+    weights = str(tmp_path / "mine.safetensors")  # not loaded: only warm_up with a token_file loads it
+    embedder = VerimapDocumentEmbedder(token_file=str(tmp_path / "tokens.sqlite"), weights=weights)
+    data = embedder.to_dict()
+    assert data["init_parameters"]["weights"] == weights
+    restored = VerimapDocumentEmbedder.from_dict(data)
+    assert restored.weights == weights and restored.to_dict() == data
+    old = {**data, "init_parameters": {k: v for k, v in data["init_parameters"].items() if k != "weights"}}
+    assert VerimapDocumentEmbedder.from_dict(old).weights is None
+    assert VerimapDocumentEmbedder().to_dict()["init_parameters"]["weights"] is None
+
+
 def test_to_dict_from_dict_keep_token_file(memory_store, tmp_path):
     path = str(tmp_path / "tokens.sqlite")
     components = [

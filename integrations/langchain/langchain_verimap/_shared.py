@@ -6,7 +6,8 @@ the metadata keys are the core's (:mod:`verimap.results`) and token files are op
 
 - keeps one :class:`~verimap.TokenEncoder` per device and one :class:`~verimap.Verifier` per
   ``(weights, device, batch_size)`` in a process, all verifiers on a device sharing that device's encoder
-  (so :class:`~langchain_verimap.VerimapEmbeddings` and the verifiers run on the same loaded MiniLM);
+  (so :class:`~langchain_verimap.VerimapEmbeddings` and the verifiers run on the same loaded MiniLM; with a
+  ``token_file`` the embeddings encode through the verifier's view of it, whose token vectors the verifier reads);
 - reads an incoming score from a document's metadata and writes the verifier's results back onto *copies*
   of the documents.
 """
@@ -22,7 +23,7 @@ from langchain_core.documents import Document
 from verimap import Ranking, RankResult, TokenEncoder, Verifier
 from verimap.policy import FusePrior, finite_score, prior_from_incoming
 from verimap.results import RELEVANCE_SCORE, result_fields
-from verimap.shared import shared_encoder, shared_verifier
+from verimap.shared import shared_encoder, shared_token_encoder, shared_verifier
 
 INCOMING_SCORE_KEYS = (RELEVANCE_SCORE, "score")
 """Where an incoming (retriever / earlier reranker) score is looked for, first match wins."""
@@ -31,6 +32,12 @@ INCOMING_SCORE_KEYS = (RELEVANCE_SCORE, "score")
 def get_encoder(device: Any = "cpu") -> TokenEncoder:
     """The process-wide bundled encoder for ``device`` (:func:`verimap.shared.shared_encoder`)."""
     return shared_encoder(None, device)
+
+
+def get_token_encoder(weights: str | os.PathLike | None = None, device: Any = "cpu") -> TokenEncoder:
+    """The verifier's view of the encoder for ``(weights, device)``, what a token file is written with
+    (:func:`verimap.shared.shared_token_encoder`)."""
+    return shared_token_encoder(weights, device)
 
 
 def get_verifier(weights: str | os.PathLike | None = None, device: Any = "cpu", batch_size: int = 64) -> Verifier:

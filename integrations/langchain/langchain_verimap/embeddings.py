@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.load.serializable import Serializable
 from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from langchain_verimap._shared import get_encoder
+from langchain_verimap._shared import get_encoder, get_token_encoder
 from verimap import TokenEncoder
 from verimap.cache import attach_token_file, check_token_file
 from verimap.inputs import check_texts, check_unicode
@@ -34,13 +35,18 @@ class VerimapEmbeddings(Serializable, Embeddings):
     >>> embeddings = VerimapEmbeddings(token_file="./chroma/verimap-tokens.sqlite")
     >>> store = Chroma(collection_name="docs", embedding_function=embeddings, persist_directory="./chroma")
 
+    The file holds the token vectors the verifier of ``weights`` reads (its tower's, when the weights have one; the
+    embeddings are the same whatever the weights), so give the retriever / compressor the same ``weights``.
     Queries (:meth:`embed_query`) are never written, so the file grows only with the documents indexed. How token
     files behave: docs/token-files.md.
 
     :param device: torch device.
-    :param encoder: a ready :class:`verimap.TokenEncoder` instead of the shared one (never serialised).
+    :param encoder: a ready :class:`verimap.TokenEncoder` instead of the shared one (never serialised); with a
+        ``token_file``, pass the reading verifier's ``verifier.encoder``, whose token vectors it reads.
     :param token_file: SQLite token file that :meth:`embed_documents` (and :meth:`aembed_documents`) writes the
         documents' token vectors to (created if missing; also read through). ``None`` (default): memory only.
+    :param weights: the verifier weights (a ``.safetensors`` path; ``None``: shipped) whose token vectors go to
+        ``token_file``: those of the verifier that will read it. Loaded only with a ``token_file``.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, extra="forbid")
@@ -49,6 +55,8 @@ class VerimapEmbeddings(Serializable, Embeddings):
     encoder: TokenEncoder | None = Field(default=None, exclude=True, repr=False)
     token_file: str | None = None
     """SQLite token file the documents' token vectors are written to (``None``: memory only)."""
+    weights: str | None = None
+    """Verifier weights whose token vectors ``token_file`` receives (``None``: shipped); unused without one."""
 
     _encoder: TokenEncoder | None = PrivateAttr(default=None)
     _persist: Path | None = PrivateAttr(default=None)
@@ -58,6 +66,11 @@ class VerimapEmbeddings(Serializable, Embeddings):
     @classmethod
     def _as_string(cls, value: Any) -> Any:
         return str(value) if value is not None and type(value).__name__ == "device" else value
+
+    @field_validator("weights", mode="before")
+    @classmethod
+    def _as_path_string(cls, value: Any) -> Any:
+        return os.fspath(value) if isinstance(value, os.PathLike) else value
 
     @field_validator("token_file", mode="before")
     @classmethod
@@ -69,7 +82,11 @@ class VerimapEmbeddings(Serializable, Embeddings):
         if self.encoder is not None:
             if "device" in self.model_fields_set:
                 raise ValueError("pass either `encoder` or `device`, not both (an encoder already has a device)")
+            if self.weights is not None:
+                raise ValueError("pass either `encoder` or `weights`, not both (an encoder already has its weights)")
             self._encoder = self.encoder
+        elif self.token_file is not None:  # what the verifier of `weights` will read back (its tower's vectors)
+            self._encoder = get_token_encoder(self.weights, self.device)
         else:
             self._encoder = get_encoder(self.device)
         return self

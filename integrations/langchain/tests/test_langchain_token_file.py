@@ -25,6 +25,8 @@ from langchain_core.documents import Document
 from langchain_core.load import dumpd, dumps, load, loads
 
 from langchain_verimap import StructuralVerifierCompressor, VerifiedRetriever, VerimapEmbeddings
+from langchain_verimap._shared import get_verifier
+from verimap.cache import cache_key
 
 NAMESPACES = ["langchain_verimap"]
 ROOT = Path(__file__).resolve().parents[1]  # integrations/langchain
@@ -79,8 +81,11 @@ def scored(documents) -> list[tuple]:
 
 def test_embed_documents_writes_the_file_and_embed_query_does_not(token_file, encoder, cache):
     embeddings = VerimapEmbeddings(token_file=str(token_file))
-    assert embeddings.active_encoder is encoder  # the shared encoder, as with no token_file
+    # The shipped verifier's view of the shared encoder: same model and cache, its token vectors (its tower's, if any).
+    assert embeddings.active_encoder.cache is encoder.cache
+    assert embeddings.active_encoder.encoder_id == get_verifier().encoder.encoder_id
     plain = VerimapEmbeddings()
+    assert plain.active_encoder is encoder  # no token_file: the stock shared encoder, no verifier loaded for it
     vectors = embeddings.embed_documents(TEXTS)
     assert token_file.is_file() and rows(token_file) == len(TEXTS)
     assert vectors == plain.embed_documents(TEXTS)  # writing the file changes no vector
@@ -136,6 +141,32 @@ def test_compressor_reads_what_the_embeddings_wrote(token_file, cache, verifier)
     again = warm.compress_documents(docs(), QUERY)
     assert cache.stats()["disk_hits"] == after["disk_hits"]
     assert scored(again) == scored(want)
+
+
+# Other weights (e.g. a tuned tower, `runs/.../c.safetensors`) go through the same test: their rows are keyed by the
+# tower's id, and a compressor of the same weights still encodes only the query.
+@pytest.mark.parametrize("weights", [None])
+def test_the_file_holds_the_token_vectors_the_verifier_reads(token_file, cache, encoder, weights):
+    """The embeddings write through the verifier's view of the encoder: the same vectors as without a token file,
+    rows keyed by the verifier's ``encoder_id`` (its tower's, if the weights have one), so a compressor of those
+    weights given the file encodes the query and no document."""
+    embeddings = VerimapEmbeddings(token_file=str(token_file), weights=weights)
+    cache.clear()
+    assert embeddings.embed_documents(TEXTS) == VerimapEmbeddings().embed_documents(TEXTS)
+
+    compressor = StructuralVerifierCompressor(top_n=None, token_file=str(token_file), weights=weights)
+    view = compressor.active_verifier.encoder
+    assert view.cache is cache and view.recall_id == encoder.encoder_id
+    with sqlite3.connect(token_file) as conn:
+        keys = {key for (key,) in conn.execute("SELECT key FROM tokens")}
+    assert keys == {cache_key(view.encoder_id, view.max_length, t) for t in TEXTS}
+
+    cache.clear()  # only the file has the documents now
+    before = cache.stats()
+    compressor.compress_documents(docs(), QUERY)
+    after = cache.stats()
+    assert after["misses"] - before["misses"] == 1  # the query, and no document
+    assert after["disk_hits"] - before["disk_hits"] == len(TEXTS)
 
 
 async def test_async_compressor_reads_the_file(token_file, cache):
@@ -244,6 +275,18 @@ def test_token_file_round_trips(token_file, verifier):
     # Unset, the key is not written at all (what earlier versions wrote, too).
     assert "token_file" not in dumpd(StructuralVerifierCompressor(verifier=verifier))["kwargs"]
     assert "token_file" not in dumpd(VerimapEmbeddings())["kwargs"]
+
+
+def test_embeddings_keep_weights(tmp_path, encoder):
+    weights = str(tmp_path / "mine.safetensors")  # not loaded: only a token_file needs the verifier
+    embeddings = VerimapEmbeddings(weights=Path(weights))  # a Path is stored as a string
+    assert embeddings.weights == weights and embeddings.active_encoder is encoder
+    assert dumpd(embeddings)["kwargs"]["weights"] == weights
+    again = loads(dumps(embeddings), valid_namespaces=NAMESPACES, allowed_objects=[VerimapEmbeddings])
+    assert again.weights == weights
+    assert "weights" not in dumpd(VerimapEmbeddings())["kwargs"]  # unset: not written (as earlier versions)
+    with pytest.raises(ValueError, match="weights"):
+        VerimapEmbeddings(encoder=encoder, weights=weights)
 
 
 def test_retriever_serialises_token_file(chroma_retriever, verifier, token_file):

@@ -82,6 +82,7 @@ class TrainConfig:
     temperature: float = 0.05  # of that loss
     cosent_weight: float = 1.0  # weight of the CoSENT loss: near-misses' pooled cosines below true matches'
     generated_share: float = 0.3  # share of each tower batch drawn from generated rows (rules, questions, tree edits)
+    codec_texts: int = 24_000  # training texts the shipped token-file codec is fitted on (training/codec_fit.py)
     network: NetworkConfig = field(default_factory=NetworkConfig)
 
     def __post_init__(self) -> None:
@@ -451,9 +452,10 @@ def train(
     log(f"saved {out} (threshold {threshold:.3f}, dev AUC {metrics['dev_auc']:.4f}) in {time.time() - t0:.0f}s")
     if tower_card and user_pairs is None:
         # Weights with a tower get a token-file codec fitted on tens of thousands of training texts' token vectors.
-        from verimap.training.codec_fit import TEXTS, fit_codec, training_texts
+        from verimap.training.codec_fit import fit_codec, training_texts
 
-        section = fit_codec(out, training_texts(data_dir or default_data_dir(), config.sources, TEXTS, config.seed))
+        texts = training_texts(data_dir or default_data_dir(), config.sources, config.codec_texts, config.seed)
+        section = fit_codec(out, texts)
         log(f"codec fitted on {section['texts']} training texts ({section['tokens']} token vectors)")
     if set(config.sources) & set(CACHE_SOURCES) and not config.adapter_rank:
         # Weights that saw prompt-prompt pairs get the cache guard's own threshold (training/guard_fit.py).

@@ -31,6 +31,7 @@ __all__ = [
     "resolve_device",
     "serialize_device",
     "shared_encoder",
+    "shared_token_encoder",
     "shared_verifier",
 ]
 
@@ -72,6 +73,14 @@ def shared_encoder(device: str) -> TokenEncoder:
     from verimap.shared import shared_encoder as core_shared_encoder
 
     return core_shared_encoder(None, device)
+
+
+def shared_token_encoder(weights: str | None, device: str) -> TokenEncoder:
+    """The verifier's view of the encoder for ``weights`` on ``device``, what a token file is written with
+    (:func:`verimap.shared.shared_token_encoder`)."""
+    from verimap.shared import shared_token_encoder as core_shared_token_encoder
+
+    return core_shared_token_encoder(weights, device)
 
 
 def shared_verifier(weights: str | None, device: str, batch_size: int) -> Verifier:

@@ -14,6 +14,7 @@ from haystack_integrations.common.verimap import (
     resolve_device,
     serialize_device,
     shared_encoder,
+    shared_token_encoder,
 )
 from verimap.cache import attach_token_file, check_token_file
 
@@ -36,7 +37,9 @@ class VerimapDocumentEmbedder:
 
     With ``token_file``, the token vectors of every text embedded are also written to that SQLite file, for a
     ``StructuralVerifierRanker`` or ``VerifiedRetriever`` given the same ``token_file`` (in this process or a later
-    one) to read instead of encoding again (docs/token-files.md).
+    one) to read instead of encoding again (docs/token-files.md). They are the token vectors the verifier of
+    ``weights`` reads (its tower's, when the weights have one), so give the ranker the same ``weights``; the
+    embeddings are the same whatever the weights.
 
     ### Usage example
 
@@ -62,6 +65,7 @@ class VerimapDocumentEmbedder:
         meta_fields_to_embed: list[str] | None = None,
         embedding_separator: str = "\n",
         token_file: str | None = None,
+        weights: str | None = None,
     ) -> None:
         """
         :param device: the device to run on; ``None`` picks Haystack's default (the GPU if there is one, else CPU).
@@ -75,6 +79,9 @@ class VerimapDocumentEmbedder:
             token vectors to. Only texts the ranker reads identically hit: the same ``meta_fields_to_embed`` and
             ``embedding_separator``, the ranker's ``document_prefix`` equal to this ``prefix``, and no ``suffix``
             here. ``None`` (default): nothing is written. How token files behave: docs/token-files.md.
+        :param weights: the verifier weights (a ``.safetensors`` path; ``None``: shipped) whose token vectors go to
+            ``token_file``: those of the ranker / retriever that will read it. Loaded at warm-up, and only with a
+            ``token_file``; the embeddings do not depend on it.
         """
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
@@ -86,13 +93,18 @@ class VerimapDocumentEmbedder:
         self.meta_fields_to_embed = list(meta_fields_to_embed or [])
         self.embedding_separator = embedding_separator
         self.token_file = check_token_file(token_file)
+        self.weights = weights
         self._encoder: TokenEncoder | None = None
         self._persist: Path | None = None  # token_file, resolved, once attached to the encoder's cache
 
     def warm_up(self) -> None:
-        """Load the encoder (once per process, shared with the other verimap components) and open ``token_file``."""
+        """Load the encoder (once per process, shared with the other verimap components) and open ``token_file``.
+
+        With a ``token_file``, the encoder is the verifier's view of it for ``weights`` (the same loaded model and
+        token cache; its token vectors the ones the ranker reads)."""
         if self._encoder is None:
-            encoder = shared_encoder(resolve_device(self.device))
+            device = resolve_device(self.device)
+            encoder = shared_token_encoder(self.weights, device) if self.token_file else shared_encoder(device)
             # Opened here so a bad file fails at warm-up; the component stays cold (and fails again) until fixed.
             # Resolved now, so a later change of working directory does not move where the vectors go.
             self._persist = attach_token_file(encoder.cache, self.token_file, type(self).__name__)
@@ -104,7 +116,8 @@ class VerimapDocumentEmbedder:
         Embed ``documents``.
 
         :param documents: the documents to embed.
-        :returns: ``documents``: copies with ``embedding`` set (a list of floats); ``meta``: the encoder's id.
+        :returns: ``documents``: copies with ``embedding`` set (a list of floats); ``meta``: the id of the encoder the
+            embeddings come from.
         """
         if not isinstance(documents, list) or not all(isinstance(d, Document) for d in documents):
             raise TypeError(
@@ -138,7 +151,7 @@ class VerimapDocumentEmbedder:
             replace(doc, embedding=embeddings[i]) if i in embeddings else replace(doc)
             for i, doc in enumerate(documents)
         ]
-        return {"documents": out, "meta": {"model": self._encoder.encoder_id}}
+        return {"documents": out, "meta": {"model": self._encoder.recall_id}}  # the embeddings' encoder
 
     def to_dict(self) -> dict[str, Any]:
         """Serialise the component to a dictionary."""
@@ -152,6 +165,7 @@ class VerimapDocumentEmbedder:
             meta_fields_to_embed=self.meta_fields_to_embed,
             embedding_separator=self.embedding_separator,
             token_file=self.token_file,
+            weights=self.weights,
         )
 
     @classmethod
