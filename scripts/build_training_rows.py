@@ -2,14 +2,16 @@
 
 Reads the raw files that were copied byte-for-byte out of public GitHub repositories into ``--raw`` (one folder per
 source, ``<raw>/<source>/<original file name>``; provenance in ``<raw>/MANIFEST.json``), checks every file against the
-sha256 pinned in ``SOURCES`` below (repository, commit, path and licence beside each pin) and writes, under ``--out``,
-one folder per source in the layout of ``shared/data`` (see its README for the schemas):
+sha256 pinned in ``SOURCES`` below (repository, commit, path and licence beside each pin; a wrong sha256 stops the
+build, a missing file is skipped with a message on stderr, so a partial raw folder still builds) and writes, under
+``--out``, one folder per source in the layout of ``shared/data`` (see its README for the schemas):
 
 * pair sources -> ``<folder>/pairs.jsonl`` rows ``{id, a, b, label, kind, subkind, source, split}``; NLI contradiction
   -> label 0, kind ``other``, subkind ``nli_contradiction``. NLI entailment is kept apart, as label 1 (kind
   ``paraphrase``, subkind ``nli_entailment``), in ``<folder>/entailment.jsonl``: entailment is not always same
   meaning, so the trainer decides how to use it. Neutral pairs are dropped.
-* intent sources -> ``<folder>/questions.jsonl`` rows ``{id, text, intent, split, source}``.
+* intent sources (HWU64, MASSIVE en-US, SNIPS, HINT3, NLU++) -> ``<folder>/questions.jsonl`` rows
+  ``{id, text, intent, split, source}``. NLU++ is multi-label: its intent is the domain plus the sorted label set.
 
 Text is normalised as in shared/data (NBSP -> space, whitespace runs collapsed, strip); nothing else is changed
 (SNLI keeps e-SNLI's tokenised form). Pairs whose two sides are identical after normalisation are dropped, and so are
@@ -185,6 +187,54 @@ SOURCES: dict[str, dict] = {
             "sofmattress_train.csv": "0addf4dc4b9df1e71509da5318d5a9f6e9a5d6eb98b9584d55cab3da7badf4b1",
         },
     },
+    "nlupp": {
+        "repo": "PolyAI-LDN/task-specific-datasets",
+        "commit": "57ec275d8078af65b7731c2a98be812d844a6d6b",
+        "path": "nlupp/data/{name}",
+        "licence": "CC BY 4.0 (LICENSE at repo root; README '## License' points to it)",
+        "files": {
+            "banking/fold0.json": "bc9544ba197f5f073d07beab056466997ad986077d1ee46b434a251568034d0c",
+            "banking/fold1.json": "ebe7cb30185e0884c9f6a20c8650636bb7ed0419d1a1a5608d63eb323f5df2ec",
+            "banking/fold10.json": "a61de5477bd09ac0baa4152705be278f819de5ae60226c65c19d341b01330f6f",
+            "banking/fold11.json": "cc01ca2a90f3da8c0e9d3762e59d1a84329bd357e5e9f17f490108ce5450b3a6",
+            "banking/fold12.json": "d47c38523d56a9ffff0ffc1e4daa14339a6e42dfbf7b29ede030f1cc659dd612",
+            "banking/fold13.json": "cb4c26ebecc7e68b8be0fafb4a691c9199fe6bb1368f0b549d29c6a1d6438fd1",
+            "banking/fold14.json": "2b5350380c0d13e9cdef211a02b7406d97be2a766081bdab9beba12035948b48",
+            "banking/fold15.json": "48ab8cf2a87cadfa3be845de6071f91cf22089b6618c471eceb749e6c719739e",
+            "banking/fold16.json": "29e3bce3fa74908b85ee8c595b17419ae8161414cd4eb682fc41a79abe93c2bc",
+            "banking/fold17.json": "4bf5dfe9d5114ef0300f970ed4c473eb7a9090900223a01af018e6a3e2a17bee",
+            "banking/fold18.json": "f4f514ae92501dbe009ef639f229558d966eb63066f6273327558b51b9fcf69a",
+            "banking/fold19.json": "c24f0fb42c4714d27f8639351c22df75e714e1e3e2451032d73452e4faa3942c",
+            "banking/fold2.json": "9ce7cc6605cfa7dcb07be2b5f6ecb6cc075db5f344c998963a7a0be34727db99",
+            "banking/fold3.json": "caff1b2b46503f85ae0ea2add66498857b341c87e87fa3dfbd3e8f12ee092fcd",
+            "banking/fold4.json": "2c5121f7bcdca72c5a790b6a5ab1de6e0d89f5e9c6038bfa36507942f91aae5e",
+            "banking/fold5.json": "fbc4252be25dfe5fd81b246eb51bcd9fccf509e43d29968832b99dcd0595449e",
+            "banking/fold6.json": "fc2cbe872188462202f0fa4abdc4ee3bb38df130530500cb29f0c58c7f130cf1",
+            "banking/fold7.json": "3029b8f9364ce6fc5ea202dc3b5d00b89a678cc90e49be0b865ace4cd944cea9",
+            "banking/fold8.json": "7c76964657343991ed2d2c874db11b679b35cbe9fbf1ab05259667c02fd87335",
+            "banking/fold9.json": "2d26f835b622d2c8bf83f4f29ebfc2cf5b1615f9cf7082e341f2cd77fd5d6a89",
+            "hotels/fold0.json": "16724351a44b5c8b32c84a827dcd8530f4d248c6fac4d309d88fd21245fca448",
+            "hotels/fold1.json": "123aeb21f3c73a47ce7df75ff28ba2cd318c9782f1c779e75e8e9322a36e68e7",
+            "hotels/fold10.json": "b5ed876c74026c5be1aa6ae3956134a89894e01baa410c1ded1e52e72750839e",
+            "hotels/fold11.json": "582d1de5ac593226182b5e32c146750b6678a9d6198aef4c0cdfe9ad8b077161",
+            "hotels/fold12.json": "f36349037466f2cc01430fef6b39ffadb0d4222396c7beae028cf07f333f897a",
+            "hotels/fold13.json": "ee9773b91c2e37ea566b4f09687b6951a5c44d36e22292cead93eb221904e06a",
+            "hotels/fold14.json": "722562aa47b087cbd432930064da2e080df0ada23000783a9493786125a22dad",
+            "hotels/fold15.json": "f2d34e8c75d1e49f29b905de61d6690ae6f85f4e040f6f72882e161a09e57c24",
+            "hotels/fold16.json": "dac95faf7ba946819714ec5e4e3014d0cf3e054634cc10f1ac9f7693a90280cb",
+            "hotels/fold17.json": "3e0a95d9c8097d40d8919b5405938c0088a80926d262f03c9234fc93a20a5d33",
+            "hotels/fold18.json": "1034017ae94f7eb50ecf2cfb4ef850c53e362506b69b02ee7c99f346eec16437",
+            "hotels/fold19.json": "b0140eecf03dd9e6cb251c1a4b42edff2f4ea2c74079a9988777ee7181ebb3e7",
+            "hotels/fold2.json": "517732b73e40ac30993ec9ca7e7531ca2e7abac829258391961836dd7ebdc2d6",
+            "hotels/fold3.json": "555561c4484df605b2d180f762559d013bc864b304a6619a172d582eff15f859",
+            "hotels/fold4.json": "a6c7459c085a09646a1c77de4c70a288076d2426a7f2f15c8838dc4e3d4ee9a6",
+            "hotels/fold5.json": "489b91cb4132083fc975b85cce9774602e9aa7af46db2b7561884af17e281453",
+            "hotels/fold6.json": "052e52bf41f87b24c5bbf246e871f6456b105230bd84a8f7f13ff65bedcc2cad",
+            "hotels/fold7.json": "aa7869f8031cd3caa94675cc92052afd8526cbaa81b400de665fb95ba4b62c6c",
+            "hotels/fold8.json": "1d20d1b1b0ff349f33649d219b2359828977fd9663ba758e4e9e67672a0954a2",
+            "hotels/fold9.json": "0346a8658c7e47750d7a8589cd8b3b3e22f8beed3074b6488daa4213f47b5966",
+        },
+    },
 }
 
 _WS = re.compile(r"\s+")
@@ -201,20 +251,39 @@ def repo_path(source: str, name: str) -> str:
     return spec["path"].format(name=name, intent=intent)
 
 
-def check_pins(raw: Path) -> None:
-    """Fail unless every pinned file is present under ``raw`` with the pinned sha256."""
+# Sources whose files are read together line by line: built only when every pinned file is present.
+ALL_OR_NONE = {"snli_dev"}
+
+
+def check_pins(raw: Path) -> dict[str, list[str]]:
+    """Return, per source, the pinned files present under ``raw``; exit if a present file has the wrong sha256.
+
+    A missing file is reported on stderr and skipped, so a partial raw folder still builds.
+    """
+    present: dict[str, list[str]] = {}
     bad = []
     for source, spec in SOURCES.items():
+        names = []
         for name, want in spec["files"].items():
             path = raw / source / name
             if not path.is_file():
-                bad.append(f"missing {path} ({spec['repo']}@{spec['commit'][:12]}:{repo_path(source, name)})")
+                print(
+                    f"skipped: missing {path} ({spec['repo']}@{spec['commit'][:12]}:{repo_path(source, name)})",
+                    file=sys.stderr,
+                )
                 continue
             got = hashlib.sha256(path.read_bytes()).hexdigest()
             if got != want:
                 bad.append(f"sha256 mismatch {path}: {got} != pinned {want}")
+            names.append(name)
+        if source in ALL_OR_NONE and len(names) < len(spec["files"]):
+            if names:
+                print(f"skipped: source {source} needs all of its {len(spec['files'])} files", file=sys.stderr)
+            names = []
+        present[source] = names
     if bad:
         sys.exit("raw files do not match the pins:\n  " + "\n  ".join(bad))
+    return present
 
 
 def write_jsonl(path: Path, rows: Iterable[dict]) -> int:
@@ -230,9 +299,9 @@ def write_jsonl(path: Path, rows: Iterable[dict]) -> int:
 # ---------------------------------------------------------------- intent sources
 
 
-def read_hwu64(raw: Path) -> Iterator[dict]:
+def read_hwu64(raw: Path, names: list[str]) -> Iterator[dict]:
     """HWU64 10-fold CV, fold 1 trainset (all rows not in fold 1's testset; the test fold is not read)."""
-    for name in SOURCES["hwu64"]["files"]:
+    for name in names:
         with (raw / "hwu64" / name).open(encoding="utf-8", newline="") as fh:
             for row in csv.DictReader(fh, delimiter=";"):
                 yield {
@@ -244,9 +313,11 @@ def read_hwu64(raw: Path) -> Iterator[dict]:
                 }
 
 
-def read_massive(raw: Path) -> Iterator[dict]:
+def read_massive(raw: Path, names: list[str]) -> Iterator[dict]:
     """MASSIVE 1.1 en-US train (11,514) and dev (2,033 -> split 'val'); the test split is not used."""
     for name, split in (("train.jsonl", "train"), ("validation.jsonl", "val")):
+        if name not in names:
+            continue
         with (raw / "massive_en_us" / name).open(encoding="utf-8") as fh:
             for line in fh:
                 if line.strip():
@@ -265,9 +336,9 @@ def _decode_snips(data: bytes) -> str:
     return text.encode("utf-16", errors="surrogatepass").decode("utf-16")
 
 
-def read_snips(raw: Path) -> Iterator[dict]:
+def read_snips(raw: Path, names: list[str]) -> Iterator[dict]:
     """SNIPS 2017 custom-intent benchmark, train_*_full.json; the validate_*.json files (the usual test set) unused."""
-    for name in SOURCES["snips"]["files"]:
+    for name in names:
         intent = name.removeprefix("train_").removesuffix("_full.json")
         data = json.loads(_decode_snips((raw / "snips" / name).read_bytes()))
         for i, item in enumerate(data[intent]):
@@ -279,9 +350,9 @@ def read_snips(raw: Path) -> Iterator[dict]:
             }
 
 
-def read_hint3(raw: Path) -> Iterator[dict]:
+def read_hint3(raw: Path, names: list[str]) -> Iterator[dict]:
     """HINT3 v2 train sets of three bots; intents are bot-scoped ('curekart/CALL_CENTER'). Test sets unused."""
-    for name in SOURCES["hint3"]["files"]:
+    for name in names:
         bot = name.removesuffix("_train.csv")
         with (raw / "hint3" / name).open(encoding="utf-8", newline="") as fh:
             for i, row in enumerate(csv.reader(fh)):
@@ -296,11 +367,35 @@ def read_hint3(raw: Path) -> Iterator[dict]:
                 }
 
 
+def read_nlupp(raw: Path, names: list[str]) -> Iterator[dict]:
+    """NLU++ banking + hotels, all 20 folds (no designated test split: the folds rotate in k-fold CV).
+
+    Multi-label: the intent is the domain plus the sorted intent set ('banking/how_long+new+pin'), so two
+    questions share an intent only when they carry exactly the same labels. Examples without intents are dropped.
+    """
+    for name in names:
+        domain, fold = name.removesuffix(".json").split("/")
+        for i, item in enumerate(json.loads((raw / "nlupp" / name).read_text(encoding="utf-8"))):
+            labels = sorted(item.get("intents") or [])
+            yield {
+                "id": f"nlupp-{domain}-{fold}-{i}",
+                "text": item["text"],
+                "intent": f"{domain}/{'+'.join(labels)}" if labels else "",
+                "split": "train",
+                "intents": labels,
+                "domain": domain,
+                "fold": int(fold.removeprefix("fold")),
+            }
+
+
 def build_questions(source: str, rows: Iterable[dict], stats: dict) -> list[dict]:
     rows = [dict(r, text=norm(r["text"]), source=source) for r in rows]
     c = Counter(read=len(rows))
     rows = [r for r in rows if r["text"]]
     c["empty_dropped"] = c["read"] - len(rows)
+    n = len(rows)
+    rows = [r for r in rows if r["intent"]]
+    c["no_intent_dropped"] = n - len(rows)
     intents_of: dict[str, set[str]] = {}
     for r in rows:
         intents_of.setdefault(r["text"].casefold(), set()).add(r["intent"])
@@ -329,7 +424,7 @@ def build_questions(source: str, rows: Iterable[dict], stats: dict) -> list[dict
 # ---------------------------------------------------------------- NLI pair sources
 
 
-def read_snli_dev(raw: Path) -> Iterator[tuple[str, str, str, str, dict]]:
+def read_snli_dev(raw: Path, names: list[str]) -> Iterator[tuple[str, str, str, str, dict]]:
     """SNLI 1.0 dev as e-SNLI's s1.dev / s2.dev / labels.dev (9,842 pairs with a gold label; tokenised)."""
     d = raw / "snli_dev"
     s1, s2, lab = ((d / n).read_text(encoding="utf-8").splitlines() for n in ("s1.dev", "s2.dev", "labels.dev"))
@@ -339,7 +434,7 @@ def read_snli_dev(raw: Path) -> Iterator[tuple[str, str, str, str, dict]]:
         yield f"snli_dev-{i}", a, b, y.strip(), {"split": "dev"}
 
 
-def read_mnli_dev_matched(raw: Path) -> Iterator[tuple[str, str, str, str, dict]]:
+def read_mnli_dev_matched(raw: Path, names: list[str]) -> Iterator[tuple[str, str, str, str, dict]]:
     """MultiNLI dev_matched (9,815 pairs) from McCoy et al.'s BERT-seed file; its last column kept as metadata."""
     path = raw / "mnli_dev_matched" / "mnli_development_set_number_of_correct_responses.txt"
     lines = path.read_text(encoding="utf-8").splitlines()
@@ -356,7 +451,7 @@ def read_mnli_dev_matched(raw: Path) -> Iterator[tuple[str, str, str, str, dict]
         )
 
 
-def read_mnli_train_heuristic(raw: Path) -> Iterator[tuple[str, str, str, str, dict]]:
+def read_mnli_train_heuristic(raw: Path, names: list[str]) -> Iterator[tuple[str, str, str, str, dict]]:
     """The 261 MultiNLI train pairs that contradict the HANS heuristics (McCoy et al. 2019)."""
     lines = (raw / "mnli_train_heuristic" / "mnli_contradicting_examples").read_text(encoding="utf-8").splitlines()
     for i, line in enumerate(lines):
@@ -416,27 +511,39 @@ def build_nli(
     return pairs, entail
 
 
+QUESTION_SOURCES = {  # output folder -> (source, reader)
+    "hwu64_train": ("hwu64", read_hwu64),
+    "massive_en_us_train": ("massive_en_us", read_massive),
+    "snips_train": ("snips", read_snips),
+    "hint3_train": ("hint3", read_hint3),
+    "nlupp_train": ("nlupp", read_nlupp),
+}
+NLI_SOURCES = {
+    "snli_dev": ("snli_dev", read_snli_dev),
+    "mnli_dev_matched": ("mnli_dev_matched", read_mnli_dev_matched),
+    "mnli_train_heuristic": ("mnli_train_heuristic", read_mnli_train_heuristic),
+}
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--raw", type=Path, default=Path("/work/raw"), help="folder of raw files, <raw>/<source>/<file>")
     ap.add_argument("--out", type=Path, required=True, help="output folder; one sub-folder per source")
     args = ap.parse_args(argv)
-    check_pins(args.raw)
+    present = check_pins(args.raw)
     stats: dict[str, dict] = {}
-    questions = {
-        "hwu64_train": build_questions("hwu64", read_hwu64(args.raw), stats),
-        "massive_en_us_train": build_questions("massive_en_us", read_massive(args.raw), stats),
-        "snips_train": build_questions("snips", read_snips(args.raw), stats),
-        "hint3_train": build_questions("hint3", read_hint3(args.raw), stats),
-    }
-    for folder, rows in questions.items():
-        write_jsonl(args.out / folder / "questions.jsonl", rows)
-    nli = {
-        "snli_dev": build_nli("snli_dev", read_snli_dev(args.raw), stats),
-        "mnli_dev_matched": build_nli("mnli_dev_matched", read_mnli_dev_matched(args.raw), stats),
-        "mnli_train_heuristic": build_nli("mnli_train_heuristic", read_mnli_train_heuristic(args.raw), stats),
-    }
-    for folder, (pairs, entail) in nli.items():
+    for folder, (source, reader) in QUESTION_SOURCES.items():
+        if not present[source]:
+            print(f"skipped: {folder} (no raw files of {source})", file=sys.stderr)
+            continue
+        write_jsonl(
+            args.out / folder / "questions.jsonl", build_questions(source, reader(args.raw, present[source]), stats)
+        )
+    for folder, (source, reader) in NLI_SOURCES.items():
+        if not present[source]:
+            print(f"skipped: {folder} (no raw files of {source})", file=sys.stderr)
+            continue
+        pairs, entail = build_nli(source, reader(args.raw, present[source]), stats)
         write_jsonl(args.out / folder / "pairs.jsonl", pairs)
         if entail:
             write_jsonl(args.out / folder / "entailment.jsonl", entail)
