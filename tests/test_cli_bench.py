@@ -71,7 +71,13 @@ def test_bench_index_reports_throughput_parts_and_bytes(tmp_path, capsys, shared
     md = tmp_path / "benchmarks.md"
     assert main(["bench", "index", "--data", str(shared_data), "--docs", "30", "--write", str(md)]) == 0
     out = capsys.readouterr().out
-    assert "| 30 |" in out and "documents/s" in out and "| spaCy parse |" in out and "| encoder forward |" in out
+    assert (
+        "| 30 |" in out
+        and "documents/s" in out
+        and "| spaCy parse |" in out
+        and "| encoder forward (stock layers) |" in out
+    )
+    assert "| verifier tower (its own top layers) |" in out and "bare stock MiniLM forward" in out
     assert "truncated passages: 0; truncation warnings: 0" in out and "× fp32" in out
     assert "<!-- bench-index:begin -->" in md.read_text()
 

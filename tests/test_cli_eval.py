@@ -53,9 +53,13 @@ def test_scifact_rows_report_maxsim_on_the_tuned_encoder_beside_the_stock_one(tm
     assert any("fuse 0.3 rejected last" in k for k in rows)
 
 
-def test_scifact_rows_without_an_adapter_have_no_tuned_column(tmp_path, encoder, verifier):
-    rows = scifact_rows(verifier, MaxSim(encoder), encoder, tiny_scifact(tmp_path), 2)
+def test_scifact_rows_have_a_tuned_column_only_for_a_verifier_reading_other_vectors(tmp_path, encoder, verifier):
+    own = verifier.encoder  # the shipped weights' tower view: MaxSim over it is the "tuned" column
+    rows = scifact_rows(verifier, MaxSim(own), own, tiny_scifact(tmp_path), 2)
     assert "MaxSim (tuned)" not in next(iter(rows.values()))
+    (tmp_path / "stock").mkdir()
+    rows = scifact_rows(verifier, MaxSim(encoder), encoder, tiny_scifact(tmp_path / "stock"), 2)
+    assert ("MaxSim (tuned)" in next(iter(rows.values()))) == (own is not encoder)
 
 
 def test_eval_outside_a_checkout_names_every_way_to_give_the_data_folder(capsys, tmp_path, monkeypatch):

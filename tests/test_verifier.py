@@ -36,14 +36,8 @@ def test_scores_are_probabilities_in_order(verifier):
 # What the shipped weights get wrong on TEXTBOOK, recorded rather than hidden (strict: a fix makes these fail
 # until the list is updated). Measured figures: docs/benchmarks.md.
 WRONG_ORDER = {"Who did the police arrest?"}
-NEAR_MISS_ACCEPTED = {
-    "Did the dog bite the man?",
-    "Flights from Paris to Rome",
-    "Which team beat Brazil in the final?",
-    "Is the box heavier than the chair?",
-    "Who did the police arrest?",
-}
-MATCH_REJECTED: set[str] = set()
+NEAR_MISS_ACCEPTED = {"Flights from Paris to Rome", "Is the box heavier than the chair?"}
+MATCH_REJECTED = {"Which team beat Brazil in the final?", "Who did the police arrest?"}
 
 
 def known(cases: set[str], why: str):
@@ -146,8 +140,18 @@ def test_long_documents_are_read_in_windows(verifier):
     # longer than two map windows, shorter than the encoder's max_length (so nothing is truncated)
     assert 2 * verifier.card.network.map_cols < len(verifier.encoder.tokenize(filler + match)) < 254
     buried = verifier.score(q, [filler + match])[0]
-    assert buried > 10 * verifier.score(q, [filler])[0]
-    assert buried >= verifier.threshold
+    assert buried > 2 * verifier.score(q, [filler])[0]  # the end was read: cropped, it would score as the filler
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="shipped weights: a match sharing its 64-token window with unrelated text scores below the threshold "
+    "(0.13 vs 0.70 alone; docs/model-card.md)",
+)
+def test_a_match_buried_in_a_long_document_is_accepted(verifier):
+    q, match, _ = TEXTBOOK[1]
+    filler = "The weather report for the coast predicts light rain and mild winds. " * 13
+    assert verifier.score(q, [filler + match])[0] >= verifier.threshold
 
 
 def test_huge_document_is_truncated_with_a_warning(verifier):

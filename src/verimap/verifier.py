@@ -111,20 +111,35 @@ class Verifier(Scorer):
         batch_size: int = 64,
         threshold: float | None = None,
     ) -> None:
-        stock = encoder if encoder is not None else TokenEncoder(device=device)
-        self.network, self.card, adapter_state = weights_io.load(weights, encoder_id=stock.encoder_id)
+        given = encoder if encoder is not None else TokenEncoder(device=device)
+        # An encoder that is already a tower view (e.g. another Verifier's ``encoder``) is checked by its stock id.
+        self.network, self.card, adapter_state = weights_io.load(weights, encoder_id=given.recall_id)
         # With a tower (or an older adapter), token vectors come from tuned encoder layers; recall keeps the stock
         # pooled vector, so every index built with the stock encoder stays valid.
         if self.card.tower:
             try:
-                tower = Tower.from_state(stock.model, int(self.card.tower["layers"]), adapter_state)
+                tower = Tower.from_state(given.model, int(self.card.tower["layers"]), adapter_state)
             except ValueError as exc:
                 raise weights_io.WeightsError(f"{weights or weights_io.SHIPPED}: {exc}") from exc
-            tuned = stock.with_tower(tower, codec_from_state(adapter_state), int8=bool(self.card.tower.get("int8")))
+            int8 = bool(self.card.tower.get("int8"))
+            if given.tower is None:
+                tuned = given.with_tower(tower, codec_from_state(adapter_state), int8=int8)
+            elif given.encoder_id == f"{given.recall_id}+tower-{tower.digest()}{'-int8' if int8 else ''}":
+                tuned = given  # these weights' own tower view: share it (its cache too)
+            else:
+                raise weights_io.WeightsError(
+                    f"{weights or weights_io.SHIPPED}: the encoder passed reads another tower's token vectors "
+                    f"({given.encoder_id}); pass the stock TokenEncoder() or the encoder of a verifier with these weights"
+                )
+        elif given.tower is not None:
+            raise weights_io.WeightsError(
+                f"{weights or weights_io.SHIPPED} has no tower, but the encoder passed reads a tower's token vectors "
+                f"({given.encoder_id}); pass the stock TokenEncoder()"
+            )
         elif self.card.adapter:
-            tuned = stock.with_adapter(self.card.adapter, adapter_state, merge=True)
+            tuned = given.with_adapter(self.card.adapter, adapter_state, merge=True)
         else:
-            tuned = stock
+            tuned = given
         if not weights_io.needs_parse(self.card.network) and tuned.parser is not None:
             tuned = tuned.with_parser(None)  # these weights read no parse: don't spend a parse per text
         super().__init__(tuned)

@@ -349,9 +349,12 @@ async def test_contextual_compression_drops_the_near_miss(verifier, chroma_retri
 
 def test_the_compressor_goes_through_the_shared_token_cache(encoder):
     from verimap.cache import cache_key
+    from verimap.shared import shared_token_encoder
 
     texts = [f"{t} (compressor cache check)" for t in (TRUE_MATCH, NEAR_MISS)]
-    keys = [cache_key(encoder.encoder_id, encoder.max_length, t) for t in texts]
+    reader = shared_token_encoder()  # the shipped verifier's view of the shared encoder (its tower's vectors)
+    assert reader.cache is encoder.cache
+    keys = [cache_key(reader.encoder_id, reader.max_length, t) for t in texts]
     encoder.cache.clear()
     StructuralVerifierCompressor().compress_documents([Document(page_content=t) for t in texts], QUERY)
     assert all(e is not None for e in encoder.cache.get_many(keys))

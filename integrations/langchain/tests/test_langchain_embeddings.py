@@ -45,5 +45,6 @@ def test_default_components_share_one_encoder(chroma_retriever):
     compressor = StructuralVerifierCompressor()
     retriever = VerifiedRetriever(base_retriever=chroma_retriever)
     assert compressor.active_verifier is retriever.active_verifier is get_verifier()
-    assert embeddings.active_encoder is compressor.active_verifier.encoder
+    reader = compressor.active_verifier.encoder  # the verifier's view of the shared encoder (its tower's vectors)
+    assert reader.model is embeddings.active_encoder.model and reader.cache is embeddings.active_encoder.cache
     assert VerimapEmbeddings(device=torch.device("cpu")).active_encoder is embeddings.active_encoder

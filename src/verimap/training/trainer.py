@@ -11,6 +11,7 @@ that only builds maps and trains the small network, so a run fits a CPU.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import random
 import time
@@ -251,7 +252,45 @@ def licence_of(data_desc: dict) -> dict:
     }
 
 
-def load_split(config: TrainConfig, data_dir: Path | None, user_pairs: Path | None, rng: random.Random):
+def cached_build(data_dir, config: TrainConfig, cache_dir: Path | None) -> dict[str, list[Example]]:
+    """:func:`~verimap.training.data.build` for this config, kept as JSON lines in ``cache_dir`` (tree edits parse
+    every anchor: minutes a run; the rows depend only on the data files and these settings)."""
+    kwargs = {
+        "seed": config.seed,
+        "rules": config.rules,
+        "light_positives": config.light_positives,
+        "query_rows": config.query_rows,
+        "tree_edits": config.tree_edits,
+        "unrelated_fraction": config.unrelated_fraction,
+    }
+    dirs = [data_dir] if isinstance(data_dir, (str, Path)) else list(data_dir)
+    stamp = [[str(f), f.stat().st_size, f.stat().st_mtime] for d in dirs for f in sorted(Path(d).rglob("*.jsonl*"))]
+    key = hashlib.sha256(json.dumps([config.sources, kwargs, stamp], sort_keys=True).encode()).hexdigest()[:16]
+    path = Path(cache_dir) / f"rows-{key}.jsonl" if cache_dir is not None else None
+    if path is not None and path.is_file():
+        split: dict[str, list[Example]] = {"train": [], "dev": []}
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                side, row = json.loads(line)
+                split[side].append(Example(**row))
+        return split
+    split = build(data_dir, config.sources, **kwargs)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as f:
+            for side, rows in split.items():
+                for r in rows:
+                    f.write(json.dumps([side, r.to_dict()]) + "\n")
+    return split
+
+
+def load_split(
+    config: TrainConfig,
+    data_dir: Path | None,
+    user_pairs: Path | None,
+    rng: random.Random,
+    cache_dir: Path | None = None,
+):
     if user_pairs is not None:
         rows = read_user_pairs(user_pairs)
         split = {
@@ -260,16 +299,7 @@ def load_split(config: TrainConfig, data_dir: Path | None, user_pairs: Path | No
         }
         data_desc = {"user_pairs": str(user_pairs)}
     else:
-        split = build(
-            data_dir or default_data_dir(),
-            config.sources,
-            seed=config.seed,
-            rules=config.rules,
-            light_positives=config.light_positives,
-            query_rows=config.query_rows,
-            tree_edits=config.tree_edits,
-            unrelated_fraction=config.unrelated_fraction,
-        )
+        split = cached_build(data_dir or default_data_dir(), config, cache_dir)
         data_desc = {
             "sources": config.sources,
             "rules": config.rules,
@@ -325,10 +355,10 @@ def train(
     np.random.seed(config.seed)
     torch.manual_seed(config.seed)
     rng = random.Random(config.seed)
-    train_rows, dev_rows, data_desc = load_split(config, data_dir, user_pairs, rng)
+    train_rows, dev_rows, data_desc = load_split(config, data_dir, user_pairs, rng, cache_dir)
     log(f"train {len(train_rows)} (pos {sum(r.label for r in train_rows)}), dev {len(dev_rows)}")
     # No shared token cache: training keeps its own (VectorCache), and an LRU would only churn.
-    encoder = TokenEncoder(max_length=config.encoder_max_length, device=device, cache=False)
+    encoder = stock = TokenEncoder(max_length=config.encoder_max_length, device=device, cache=False)
     stock_id = encoder.encoder_id
     adapter_state = None
     tower_card = codec_card = tower_init = None
@@ -450,8 +480,9 @@ def train(
     )
     weights_io.save(net.cpu(), card, out, adapter_state)
     log(f"saved {out} (threshold {threshold:.3f}, dev AUC {metrics['dev_auc']:.4f}) in {time.time() - t0:.0f}s")
-    if tower_card and user_pairs is None:
-        # Weights with a tower get a token-file codec fitted on tens of thousands of training texts' token vectors.
+    if tower_card and (codec_card is None or config.tower_int8) and user_pairs is None:
+        # Weights with a new tower get a token-file codec fitted on tens of thousands of training texts' token
+        # vectors (a frozen fp32 tower keeps the codec it came with: its vectors did not change).
         from verimap.training.codec_fit import fit_codec, training_texts
 
         texts = training_texts(data_dir or default_data_dir(), config.sources, config.codec_texts, config.seed)
@@ -459,7 +490,7 @@ def train(
         log(f"codec fitted on {section['texts']} training texts ({section['tokens']} token vectors)")
     if set(config.sources) & set(CACHE_SOURCES) and not config.adapter_rank:
         # Weights that saw prompt-prompt pairs get the cache guard's own threshold (training/guard_fit.py).
-        section = fit_guard(out, data_dir, target_tar=config.target_tar, encoder=encoder)
+        section = fit_guard(out, data_dir, target_tar=config.target_tar, encoder=stock)  # weights pick their tower
         log(f"guard threshold {section['threshold']} (cache-shaped dev AUC {section['dev_auc']})")
     return metrics
 

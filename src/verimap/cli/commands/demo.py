@@ -53,7 +53,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             )
         print(
             f"Indexed {store.count()} demo passages. For each query: the top {args.show} by pooled cosine "
-            f"(a dense retriever's ranking), with verimap's score and verdict (threshold {verifier.threshold:.4g})."
+            f"(a dense retriever's ranking), with verimap's score and verdict (threshold {verifier.threshold:.4g}).\n"
+            "The verdicts are the shipped model's as they are, not tuned to this demo: it still misjudges some kinds "
+            "of near-miss (docs/model-card.md says which)."
         )
         width = args.width or shutil.get_terminal_size((110, 24)).columns
         room = max(30, width - 44)

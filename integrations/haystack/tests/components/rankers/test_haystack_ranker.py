@@ -356,9 +356,11 @@ def test_the_ranker_goes_through_the_shared_token_cache(encoder):
     from verimap.cache import cache_key
 
     texts = [f"{t} (ranker cache check)" for t in TEXTS]
-    keys = [cache_key(encoder.encoder_id, encoder.max_length, t) for t in texts]
     encoder.cache.clear()
     ranker = StructuralVerifierRanker()
     ranker.warm_up()
+    reader = ranker.verifier.encoder  # the verifier's view of the shared encoder (its tower's vectors, if any)
+    assert reader.cache is encoder.cache
+    keys = [cache_key(reader.encoder_id, reader.max_length, t) for t in texts]
     ranker.run(query=QUERY, documents=[Document(content=t) for t in texts])
     assert all(e is not None for e in encoder.cache.get_many(keys))
