@@ -247,7 +247,13 @@ def main(argv: list[str]) -> int:
                 new = replace_block(new, name, samples[name])
         if new != text:
             stale.append(path)
-            if not check:
+            if check:  # say what changed: a sample that moves only in some processes is a bug to see, not guess
+                import difflib
+
+                sys.stdout.writelines(
+                    difflib.unified_diff(text.splitlines(True), new.splitlines(True), path, "now", n=1)
+                )
+            else:
                 file.write_text(new, encoding="utf-8")
     if stale:
         print(("out of date: " if check else "rewrote: ") + ", ".join(stale))
